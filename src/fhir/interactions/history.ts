@@ -1,0 +1,66 @@
+import { errors } from '../../errors.js';
+import { parseCount } from '../../search/index.js';
+import { parseDateRange } from '../../search/date-range.js';
+import type { HistoryEntry } from '../../store/index.js';
+import { bundleJson, entryJson, pageUrl } from '../bundle.js';
+import { renderResource } from '../response.js';
+import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
+import { etag } from '../versions.js';
+
+const DEFAULT_COUNT = 50;
+const MAX_COUNT = 1000;
+const HISTORY_PARAMETERS = new Set(['_count', '_since', '_at', '_cursor', '_format', '_pretty', '_summary', '_elements']);
+
+function parseInstantParam(name: string, value: string | null) {
+  if (value === null) return undefined;
+  const range = parseDateRange(value);
+  if (!range) throw errors.invalidSearchValue(name, value, 'expected a FHIR date, dateTime or instant');
+  return range;
+}
+
+function historyEntryJson(request: FhirRequest, baseUrl: string, entry: HistoryEntry): string {
+  const url = `${entry.resourceType}/${entry.id}`;
+  const rendered = entry.json === undefined ? {} : renderResource(request.query, { json: entry.json });
+  return entryJson({
+    fullUrl: `${baseUrl}/${url}`,
+    resourceJson: rendered.json,
+    resource: rendered.body,
+    request: { method: entry.method, url: entry.method === 'POST' ? entry.resourceType : url },
+    response: {
+      status: entry.method === 'POST' ? '201 Created' : entry.method === 'DELETE' ? '204 No Content' : '200 OK',
+      etag: etag(entry.versionId),
+      lastModified: entry.lastUpdated.toISOString(),
+    },
+  });
+}
+
+/**
+ * history at instance, type and system level (http.html#history): newest first, `_since`, `_at`,
+ * `_count`, and `next` links that continue from a change-feed position.
+ */
+export async function history(request: FhirRequest, context: InteractionContext, type?: string, id?: string): Promise<FhirResponse> {
+  const { query } = request;
+  for (const name of query.keys()) {
+    if (!HISTORY_PARAMETERS.has(name)) throw errors.badRequest(`Unknown history parameter "${name}"`);
+  }
+  const count = parseCount(query.get('_count'), DEFAULT_COUNT, MAX_COUNT);
+  const since = parseInstantParam('_since', query.get('_since'))?.start;
+  const at = parseInstantParam('_at', query.get('_at'));
+  const cursor = query.get('_cursor');
+  if (cursor !== null && !/^\d+$/.test(cursor)) throw errors.invalidSearchValue('_cursor', cursor, 'not a page of this history');
+  if (type && id) {
+    const exists = await context.store.read(type, id, context.tx);
+    if (!exists) throw errors.notFound(type, id);
+  }
+  const rows = await context.store.history(
+    { resourceType: type, id, since, at, count: count + 1, before: cursor === null ? undefined : Number(cursor) },
+    context.tx,
+  );
+  const page = rows.slice(0, count);
+  const link = [{ relation: 'self', url: pageUrl(context.baseUrl, request.path, query, {}) }];
+  if (rows.length > count && page.length > 0) {
+    link.push({ relation: 'next', url: pageUrl(context.baseUrl, request.path, query, { _cursor: String(page[page.length - 1].seq) }) });
+  }
+  const entries = page.map((entry) => historyEntryJson(request, context.baseUrl, entry));
+  return { status: 200, json: bundleJson({ type: 'history', link }, entries) };
+}

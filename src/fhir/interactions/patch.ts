@@ -1,0 +1,47 @@
+import type { Parameters, Resource } from '@medplum/fhirtypes';
+import { errors } from '../../errors.js';
+import { findSingleMatch } from '../conditional.js';
+import { isValidId } from '../ids.js';
+import { applyFhirPathPatch, applyJsonPatch } from '../patch/index.js';
+import { writeResponse } from '../response.js';
+import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
+import { parseETagVersion } from '../versions.js';
+
+/** The patch document as a function of the current content: JSON Patch, or FHIRPath Patch in a Parameters body. */
+function patchFunction(request: FhirRequest): (current: Resource) => Resource {
+  if (request.bodyFormat === 'json-patch') {
+    const operations = request.body;
+    return (current) => applyJsonPatch(current, operations);
+  }
+  const body = request.body as { resourceType?: string } | undefined;
+  if (request.bodyFormat === 'resource' && body?.resourceType === 'Parameters') {
+    return (current) => applyFhirPathPatch(current, body as Parameters);
+  }
+  throw errors.unsupportedMediaType(
+    'PATCH takes application/json-patch+json, or a FHIRPath Patch Parameters resource as application/fhir+json',
+  );
+}
+
+/** patch: PATCH [type]/[id] (http.html#patch), applied to the current version under its lock. */
+export async function patch(request: FhirRequest, context: InteractionContext, type: string, id: string): Promise<FhirResponse> {
+  if (!isValidId(id)) throw errors.invalidId(id);
+  const apply = patchFunction(request);
+  const ifMatch = request.headers.ifMatch ? parseETagVersion(request.headers.ifMatch) : undefined;
+  const result = await context.store.write(
+    { operation: 'patch', resourceType: type, id, ifMatch, next: (current) => apply(current as Resource) },
+    context.tx,
+  );
+  return writeResponse(request, context, result, `Patched ${type}/${id}`);
+}
+
+/** Conditional patch: PATCH [type]?criteria; no match is 404, several are 412. */
+export async function conditionalPatch(request: FhirRequest, context: InteractionContext, type: string): Promise<FhirResponse> {
+  patchFunction(request);
+  const criteria = request.query.toString();
+  return context.store.inTransaction(context.tx, async (tx) => {
+    const inTx = { ...context, tx };
+    const match = await findSingleMatch(inTx, type, criteria);
+    if (!match) throw errors.notFound(type, `?${criteria}`);
+    return patch(request, inTx, type, match.id);
+  });
+}

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import type { Resource } from '@medplum/fhirtypes';
+import { errors } from '../../errors.js';
+import { bundleJson } from '../bundle.js';
+import { findMatches } from '../../search/index.js';
+import { findSingleMatch } from '../conditional.js';
+import { parseEntry, requireBundle, type ParsedEntry } from '../transaction/entries.js';
+import { entryFailure, errorResponse, responseEntryJson } from '../transaction/entry-response.js';
+import { conditionalReferences, rewriteReferences } from '../transaction/references.js';
+import { storedResponse, writeResponse } from '../response.js';
+import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
+import { createResource } from './create.js';
+
+type Dispatch = (request: FhirRequest, context: InteractionContext) => Promise<FhirResponse>;
+
+/** The order in which a transaction processes its entries (http.html#trules). */
+const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
+
+/** What a POST entry turned out to be once its `ifNoneExist` was resolved. */
+type PlannedCreate = { kind: 'create'; id: string } | { kind: 'existing'; response: FhirResponse };
+
+/**
+ * batch and transaction at POST [base] (http.html#transaction). A batch runs each entry on its own,
+ * each with its own outcome. A transaction is one database transaction: all or nothing.
+ */
+export async function batchOrTransaction(request: FhirRequest, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
+  const bundle = requireBundle(request.body);
+  const entries = (bundle.entry ?? []).map((entry, index) => parseEntry(entry, index, context.baseUrl, request.headers.prefer));
+  if (bundle.type === 'batch') return batch(entries, context, dispatch);
+  return context.store.inTransaction(context.tx, (tx) => transaction(entries, { ...context, tx }, dispatch));
+}
+
+async function batch(entries: ParsedEntry[], context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
+  const responses: string[] = [];
+  for (const entry of entries) {
+    const response = await dispatch(entry.request, context).catch(errorResponse);
+    responses.push(responseEntryJson(response));
+  }
+  return { status: 200, json: bundleJson({ type: 'batch-response' }, responses) };
+}
+
+function checkNoDuplicateTargets(entries: ParsedEntry[]): void {
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    if (entry.request.method === 'GET' || entry.request.method === 'HEAD' || !entry.id || entry.criteria !== undefined) continue;
+    const target = `${entry.type}/${entry.id}`;
+    if (seen.has(target)) throw errors.badRequest(`Bundle.entry[${entry.index}]: ${target} is changed by more than one entry`);
+    seen.add(target);
+  }
+}
+
+/**
+ * Decides, before anything is written, which resource each creating entry ends up as, so that
+ * entries can reference each other in any order: POSTs get a new id (or the match of their
+ * `ifNoneExist`), conditional PUTs the id of their match (or a new one).
+ */
+async function planIdentities(entries: ParsedEntry[], context: InteractionContext, ids: Map<string, string>) {
+  const creates = new Map<number, PlannedCreate>();
+  for (const entry of entries) {
+    const { request, type } = entry;
+    if (!type || entry.id?.startsWith('$')) continue;
+    if (request.method === 'POST' && !entry.id) {
+      const ifNoneExist = request.headers.ifNoneExist;
+      const existing = ifNoneExist ? await findSingleMatch(context, type, ifNoneExist.replace(/^\?/, '')) : undefined;
+      const plan: PlannedCreate = existing ? { kind: 'existing', response: storedResponse(request, existing) } : { kind: 'create', id: randomUUID() };
+      creates.set(entry.index, plan);
+      if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${existing?.id ?? (plan as { id: string }).id}`);
+    } else if (request.method === 'PUT' && entry.criteria !== undefined) {
+      const match = await findSingleMatch(context, type, entry.criteria);
+      const bodyId = (request.body as Resource | undefined)?.id;
+      const id = match?.id ?? bodyId ?? randomUUID();
+      entry.id = id;
+      entry.request = { ...request, path: `${type}/${id}`, query: new URLSearchParams(), body: { ...(request.body as object), id } };
+      if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${id}`);
+    } else if (request.method === 'PUT' && entry.id && entry.fullUrl) {
+      ids.set(entry.fullUrl, `${type}/${entry.id}`);
+    }
+  }
+  return creates;
+}
+
+/** Conditional references (`Patient?identifier=x|y`) must match exactly one resource, or the transaction fails. */
+async function resolveConditionalReferences(entries: ParsedEntry[], context: InteractionContext, ids: Map<string, string>): Promise<void> {
+  const references = new Set<string>();
+  for (const entry of entries) conditionalReferences(entry.request.body, references);
+  for (const reference of references) {
+    const [type, criteria] = reference.split('?', 2) as [string, string];
+    const matches = await findMatches(context.tx ?? context.store.db, type, criteria);
+    if (matches.length !== 1) {
+      throw errors.multipleMatches(`${reference}" (the conditional reference matches ${matches.length === 0 ? 'nothing' : 'more than one resource'}`);
+    }
+    ids.set(reference, `${type}/${matches[0].id}`);
+  }
+}
+
+async function runEntry(entry: ParsedEntry, plan: PlannedCreate | undefined, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
+  if (!plan) return dispatch(entry.request, context);
+  if (plan.kind === 'existing') return plan.response;
+  const body = entry.request.body as Resource;
+  if (body?.resourceType !== entry.type) return dispatch(entry.request, context);
+  const result = await createResource(context, body, plan.id);
+  return writeResponse(entry.request, context, result, `Created ${entry.type}`);
+}
+
+async function transaction(entries: ParsedEntry[], context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
+  checkNoDuplicateTargets(entries);
+  const ids = new Map<string, string>();
+  const creates = await planIdentities(entries, context, ids);
+  await resolveConditionalReferences(entries, context, ids);
+  for (const entry of entries) entry.request.body = rewriteReferences(entry.request.body, ids);
+
+  const responses = new Array<string>(entries.length);
+  const ordered = [...entries].sort((a, b) => METHOD_ORDER[a.request.method] - METHOD_ORDER[b.request.method] || a.index - b.index);
+  for (const entry of ordered) {
+    try {
+      const response = await runEntry(entry, creates.get(entry.index), context, dispatch);
+      responses[entry.index] = responseEntryJson(response);
+    } catch (error) {
+      throw entryFailure(error, entry.index, entry.request.method, entry.request.path);
+    }
+  }
+  return { status: 200, json: bundleJson({ type: 'transaction-response' }, responses) };
+}

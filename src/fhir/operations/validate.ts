@@ -1,0 +1,48 @@
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { errors } from '../../errors.js';
+import { validateResource } from '../validation/index.js';
+import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
+import { inputParameters, parameter } from './parameters.js';
+
+const MODES = ['create', 'update', 'delete'] as const;
+type Mode = (typeof MODES)[number];
+
+/** The resource to validate: the body itself, or the `resource` parameter of a Parameters body. */
+function resourceToValidate(request: FhirRequest): { resource?: Resource; mode?: string } {
+  const body = request.body as Resource | undefined;
+  const queryMode = request.query.get('mode') ?? undefined;
+  if (body?.resourceType !== 'Parameters') return { resource: body, mode: queryMode };
+  const params = inputParameters(body);
+  return { resource: parameter(params, 'resource')?.resource, mode: parameter(params, 'mode')?.valueCode ?? queryMode };
+}
+
+function outcome(issues: OperationOutcome['issue']): OperationOutcome {
+  if (issues.length > 0) return { resourceType: 'OperationOutcome', issue: issues };
+  return { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: 'Validation successful' }] };
+}
+
+/**
+ * $validate at type and instance level (resource-operation-validate.html), modes create, update
+ * and delete. Answers 200 with an OperationOutcome listing every issue; nothing is stored.
+ */
+export async function validateOperation(request: FhirRequest, context: InteractionContext, type: string, id?: string): Promise<FhirResponse> {
+  const { resource, mode: requestedMode } = resourceToValidate(request);
+  const mode = (requestedMode ?? 'create') as Mode;
+  if (!MODES.includes(mode)) throw errors.badRequest(`Unknown $validate mode "${requestedMode}"; use create, update or delete`);
+  if (mode === 'delete') {
+    if (!id) throw errors.badRequest('$validate mode=delete needs an instance: [type]/[id]/$validate');
+    const current = await context.store.read(type, id, context.tx);
+    if (!current || current.deleted) throw errors.notFound(type, id);
+    return { status: 200, body: outcome([]) };
+  }
+  if (!resource) throw errors.badRequest('$validate needs a resource to validate');
+  const issues = validateResource(resource);
+  if (resource.resourceType !== type) {
+    issues.push({ severity: 'error', code: 'invalid', diagnostics: `Resource type ${resource.resourceType} does not match ${type}`, expression: ['resourceType'] });
+  }
+  if (mode === 'update') {
+    if (!resource.id) issues.push({ severity: 'error', code: 'required', diagnostics: 'An update needs the resource id', expression: [`${type}.id`] });
+    else if (id && resource.id !== id) issues.push({ severity: 'error', code: 'invalid', diagnostics: `id ${resource.id} does not match ${id}`, expression: [`${type}.id`] });
+  }
+  return { status: 200, body: outcome(issues) };
+}

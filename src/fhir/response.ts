@@ -1,0 +1,59 @@
+import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { StoredVersion, WriteResult } from '../store/index.js';
+import { parseElements, parseSummary, selectElements, summarize } from './summary.js';
+import type { FhirRequest, FhirResponse, InteractionContext } from './types.js';
+import { etag } from './versions.js';
+
+export function informational(text: string): OperationOutcome {
+  return { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational', diagnostics: text }] };
+}
+
+export function versionedUrl(baseUrl: string, resourceType: string, id: string, versionId: number): string {
+  return `${baseUrl}/${resourceType}/${id}/_history/${versionId}`;
+}
+
+function httpDate(value: Date | string): string {
+  return new Date(value).toUTCString();
+}
+
+export function versionHeaders(version: { versionId: number; lastUpdated: Date | string }): Record<string, string> {
+  return { etag: etag(version.versionId), 'last-modified': httpDate(version.lastUpdated) };
+}
+
+type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
+
+/** `Prefer: return=...` (RFC 7240 as FHIR uses it); representation is the default. */
+export function returnPreference(prefer: string | undefined): ReturnPreference {
+  const match = /(?:^|[;,\s])return\s*=\s*"?(minimal|representation|OperationOutcome)"?/i.exec(prefer ?? '');
+  if (!match) return 'representation';
+  const value = match[1].toLowerCase();
+  return value === 'minimal' ? 'minimal' : value === 'operationoutcome' ? 'OperationOutcome' : 'representation';
+}
+
+/** Applies `_summary` / `_elements` to a resource read from storage; returns stored text untouched otherwise. */
+export function renderResource(query: URLSearchParams, stored: { json?: string; resource?: Resource }): Pick<FhirResponse, 'body' | 'json'> {
+  const summary = parseSummary(query.get('_summary') ?? undefined);
+  const elements = parseElements(query.get('_elements') ?? undefined);
+  if ((!summary || summary === 'false') && !elements) return stored.json !== undefined ? { json: stored.json } : { body: stored.resource };
+  let resource = stored.resource ?? (JSON.parse(stored.json as string) as Resource);
+  if (summary && summary !== 'false') resource = summarize(resource, summary);
+  if (elements) resource = selectElements(resource, elements);
+  return { body: resource };
+}
+
+export function storedResponse(request: FhirRequest, version: StoredVersion, status = 200): FhirResponse {
+  return { status, headers: versionHeaders(version), ...renderResource(request.query, { json: version.json }) };
+}
+
+/** The answer to a create, update or patch: version headers, Location, and the body `Prefer` asks for. */
+export function writeResponse(request: FhirRequest, context: InteractionContext, result: WriteResult, message: string): FhirResponse {
+  const status = result.outcome === 'created' ? 201 : 200;
+  const headers = {
+    ...versionHeaders(result),
+    location: versionedUrl(context.baseUrl, result.resourceType, result.id, result.versionId),
+  };
+  const preference = returnPreference(request.headers.prefer);
+  if (preference === 'minimal') return { status, headers };
+  if (preference === 'OperationOutcome') return { status, headers, body: informational(message) };
+  return { status, headers, body: result.resource };
+}

@@ -1,0 +1,39 @@
+import { STATUS_CODES } from 'node:http';
+import type { OperationOutcome } from '@medplum/fhirtypes';
+import { FhirError } from '../../errors.js';
+import { entryJson } from '../bundle.js';
+import type { FhirResponse } from '../types.js';
+
+function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? ''}`.trim();
+}
+
+/** The Bundle entry that reports one entry's outcome (bundle.html#transaction-response). */
+export function responseEntryJson(response: FhirResponse): string {
+  const headers = response.headers ?? {};
+  const lastModified = headers['last-modified'] ? new Date(headers['last-modified']).toISOString() : undefined;
+  const outcome = response.body?.resourceType === 'OperationOutcome' && response.status >= 400 ? (response.body as OperationOutcome) : undefined;
+  return entryJson({
+    fullUrl: headers.location?.replace(/\/_history\/\d+$/, ''),
+    resourceJson: outcome ? undefined : response.json,
+    resource: outcome ? undefined : response.body,
+    response: { status: statusLine(response.status), location: headers.location, etag: headers.etag, lastModified, outcome },
+  });
+}
+
+/** A failed batch entry: its own status and OperationOutcome; the other entries go on. */
+export function errorResponse(error: unknown): FhirResponse {
+  if (error instanceof FhirError) return { status: error.status, body: error.toOperationOutcome() };
+  return { status: 500, body: new FhirError(500, 'internal', 'exception', 'Internal server error').toOperationOutcome() };
+}
+
+/** A transaction fails as a whole; its error names the entry that failed. */
+export function entryFailure(error: unknown, index: number, method: string, url: string): unknown {
+  if (!(error instanceof FhirError)) return error;
+  const where = `Bundle.entry[${index}] (${method} ${url})`;
+  const issues = error.toOperationOutcome().issue.map((issue) => ({
+    ...issue,
+    diagnostics: `${where}: ${issue.diagnostics ?? issue.details?.text ?? ''}`,
+  }));
+  return new FhirError(error.status, error.code, error.issueType, `${where}: ${error.message}`, issues, error.headers);
+}

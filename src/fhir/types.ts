@@ -1,0 +1,41 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { FastifyBaseLogger } from 'fastify';
+import type { Queryable, Store } from '../store/index.js';
+
+/** A FHIR interaction, independent of HTTP: a REST call and a Bundle entry both become one of these. */
+export interface FhirRequest {
+  method: string;
+  /** The path below the FHIR base, without leading slash or query (`Patient/1/_history/2`). */
+  path: string;
+  query: URLSearchParams;
+  headers: FhirRequestHeaders;
+  body?: unknown;
+  /** How the body was sent, for interactions that accept several formats (PATCH, _search). */
+  bodyFormat?: 'resource' | 'json-patch' | 'form';
+}
+
+export interface FhirRequestHeaders {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  ifNoneExist?: string;
+  ifModifiedSince?: string;
+  prefer?: string;
+}
+
+export interface FhirResponse {
+  status: number;
+  headers?: Record<string, string>;
+  /** A resource to serialise, or `json`, stored text served without re-serialising. */
+  body?: Resource;
+  json?: string;
+}
+
+/** What an interaction runs with: the store, the public base URL and, inside a transaction Bundle, its transaction. */
+export interface InteractionContext {
+  store: Store;
+  baseUrl: string;
+  log: FastifyBaseLogger;
+  tx?: Queryable;
+}
+
+export type Interaction = (request: FhirRequest, context: InteractionContext, ...args: string[]) => Promise<FhirResponse>;

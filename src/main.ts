@@ -1,0 +1,40 @@
+import { configFromEnv, loadDotEnv } from './config.js';
+import { buildServer } from './server.js';
+import { Database, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from './store/index.js';
+
+/**
+ * The process: configuration, the database (a real one from DATABASE_URL, else an embedded one),
+ * migrations, the HTTP server, and a graceful shutdown in reverse order.
+ */
+async function main(): Promise<void> {
+  loadDotEnv();
+  const config = configFromEnv();
+  let embedded: EmbeddedDatabase | undefined;
+  if (!config.databaseUrl) embedded = await startEmbeddedPostgres(config.dataDir);
+  const databaseUrl = config.databaseUrl ?? (embedded as EmbeddedDatabase).url;
+  await migrate(databaseUrl);
+  const db = new Database(databaseUrl);
+  const { app } = await buildServer(config, db);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+    await app.close();
+    await db.close();
+    await embedded?.stop();
+    app.log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await app.listen({ port: config.port, host: config.host });
+  app.log.info({ baseUrl: config.baseUrl, embeddedDatabase: Boolean(embedded) }, 'FHIR server ready');
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

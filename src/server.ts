@@ -1,0 +1,40 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Config } from './config.js';
+import { loadDefinitions } from './definitions/index.js';
+import { errors } from './errors.js';
+import { fhirHttp } from './fhir/http.js';
+import { assertValidResource } from './fhir/validation/index.js';
+import { Database, Store } from './store/index.js';
+
+export interface ServerParts {
+  app: FastifyInstance;
+  store: Store;
+}
+
+/**
+ * The composition root: the only place that wires the pieces together. Everything the server does
+ * to a write hangs off the store's write path here, in order.
+ */
+export async function buildServer(config: Config, db: Database, logger: boolean | object = { level: config.logLevel }): Promise<ServerParts> {
+  loadDefinitions();
+  const store = new Store(db);
+  store.addWriteHook({
+    name: 'validate',
+    beforeWrite: (_tx, change) => {
+      if (change.resource) assertValidResource(change.resource);
+    },
+  });
+
+  const app = Fastify({ logger, bodyLimit: config.bodyLimit, return503OnClosing: true, forceCloseConnections: 'idle' });
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = await db.isReady();
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'database unavailable' });
+  });
+  await app.register(fhirHttp, { prefix: '/fhir', store, fhirBaseUrl: `${config.baseUrl}/fhir`, bodyLimit: config.bodyLimit });
+  app.setNotFoundHandler((request, reply) => {
+    const error = errors.unknownRoute(request.method, request.url);
+    return reply.code(404).type('application/fhir+json; charset=utf-8').send(JSON.stringify(error.toOperationOutcome()));
+  });
+  return { app, store };
+}

@@ -1,0 +1,69 @@
+import type pg from 'pg';
+import { Database, type Queryable } from './database.js';
+import { readHistory, type HistoryQuery } from './history.js';
+import { metaInUse } from './meta.js';
+import { readCurrent, readMany, readVersion } from './read.js';
+import type { WriteHook } from './write-hooks.js';
+import { lockResource, writeResource } from './write-path.js';
+import type { Meta } from '@medplum/fhirtypes';
+import type { HistoryEntry, StoredVersion, WriteCommand, WriteResult } from './types.js';
+
+export { Database, isPgError, PG_ERRORS, type Queryable } from './database.js';
+export { migrate } from './migrate.js';
+export { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
+export type { HistoryQuery } from './history.js';
+export type { WriteHook } from './write-hooks.js';
+export type * from './types.js';
+
+/**
+ * The storage of resources: reads, history and the one write path, on PostgreSQL. It knows nothing
+ * of HTTP. Every method takes an optional connection so that a FHIR transaction can run many
+ * interactions inside one database transaction.
+ */
+export class Store {
+  private readonly hooks: WriteHook[] = [];
+
+  constructor(readonly db: Database) {}
+
+  addWriteHook(hook: WriteHook): void {
+    this.hooks.push(hook);
+  }
+
+  transaction<T>(work: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+    return this.db.transaction(work);
+  }
+
+  /** Runs `work` in the given transaction, or in a new one of its own. */
+  inTransaction<T>(tx: Queryable | undefined, work: (tx: Queryable) => Promise<T>): Promise<T> {
+    return tx ? work(tx) : this.db.transaction(work);
+  }
+
+  write(command: WriteCommand, tx?: Queryable): Promise<WriteResult> {
+    return this.inTransaction(tx, (t) => writeResource(t, this.hooks, command));
+  }
+
+  /** Serialises writers that decide by a search (conditional create), across processes. */
+  lockKey(tx: Queryable, key: string): Promise<void> {
+    return lockResource(tx, 'lock', key);
+  }
+
+  read(resourceType: string, id: string, tx?: Queryable): Promise<StoredVersion | undefined> {
+    return readCurrent(tx ?? this.db, resourceType, id);
+  }
+
+  vread(resourceType: string, id: string, versionId: number, tx?: Queryable): Promise<StoredVersion | undefined> {
+    return readVersion(tx ?? this.db, resourceType, id, versionId);
+  }
+
+  readMany(refs: { resourceType: string; id: string }[], tx?: Queryable): Promise<StoredVersion[]> {
+    return readMany(tx ?? this.db, refs);
+  }
+
+  history(query: HistoryQuery, tx?: Queryable): Promise<HistoryEntry[]> {
+    return readHistory(tx ?? this.db, query);
+  }
+
+  metaInUse(resourceType?: string, tx?: Queryable): Promise<Meta> {
+    return metaInUse(tx ?? this.db, resourceType);
+  }
+}

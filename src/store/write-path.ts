@@ -1,0 +1,102 @@
+import type { Resource } from '@medplum/fhirtypes';
+import { errors } from '../errors.js';
+import type { Queryable } from './database.js';
+import type { WriteHook } from './write-hooks.js';
+import type { Change, HistoryMethod, WriteCommand, WriteResult } from './types.js';
+
+interface CurrentRow {
+  version_id: number;
+  deleted: boolean;
+  content: Resource | null;
+}
+
+const HISTORY_METHOD: Record<WriteCommand['operation'], HistoryMethod> = {
+  create: 'POST',
+  update: 'PUT',
+  patch: 'PATCH',
+  delete: 'DELETE',
+};
+
+/**
+ * Serialises all writers of one resource, across processes: a transaction-scoped advisory lock on
+ * the resource's identity. Unlike a row lock it also covers a resource that does not exist yet.
+ */
+export async function lockResource(tx: Queryable, resourceType: string, id: string): Promise<void> {
+  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${resourceType}/${id}`]);
+}
+
+async function readCurrentForWrite(tx: Queryable, resourceType: string, id: string): Promise<CurrentRow | undefined> {
+  const { rows } = await tx.query<CurrentRow>(
+    'SELECT version_id, deleted, content FROM resource WHERE resource_type = $1 AND id = $2',
+    [resourceType, id],
+  );
+  return rows[0];
+}
+
+function checkIfMatch(command: WriteCommand, current: CurrentRow | undefined): void {
+  if (command.ifMatch === undefined) return;
+  const actual = current?.version_id ?? 0;
+  if (actual !== command.ifMatch || !current) throw errors.versionConflict(`W/"${command.ifMatch}"`, actual);
+}
+
+/** The stored form: the client's content with the server's `id` and `meta.versionId` / `meta.lastUpdated`. */
+function withServerMeta(resource: Resource, id: string, versionId: number, lastUpdated: string): Resource {
+  return { ...resource, id, meta: { ...resource.meta, versionId: String(versionId), lastUpdated } };
+}
+
+async function storeVersion(tx: Queryable, change: Change, method: HistoryMethod): Promise<void> {
+  const json = change.resource ? JSON.stringify(change.resource) : null;
+  await tx.query(
+    `WITH history AS (
+       INSERT INTO resource_history (resource_type, id, version_id, last_updated, method, content)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+     )
+     INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
+     VALUES ($1, $2, $3, $4, $7, $6::jsonb)
+     ON CONFLICT (resource_type, id) DO UPDATE
+       SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
+           deleted = EXCLUDED.deleted, content = EXCLUDED.content`,
+    [change.resourceType, change.id, change.versionId, change.lastUpdated, method, json, change.resource === undefined],
+  );
+}
+
+/**
+ * The one write path. Every create, update, patch, delete (from REST, transaction entries and
+ * operations) comes here, inside a database transaction: lock the resource, check the expected
+ * version, compute the new content, run the hooks (validation, access, domain rules), bump the
+ * version, write the current and history rows, run the after-hooks (indexes, audit).
+ * The history row is the change feed: it commits or rolls back with the change.
+ */
+export async function writeResource(tx: Queryable, hooks: readonly WriteHook[], command: WriteCommand): Promise<WriteResult> {
+  const { resourceType, id, operation } = command;
+  let current: CurrentRow | undefined;
+  if (!command.freshId) {
+    await lockResource(tx, resourceType, id);
+    current = await readCurrentForWrite(tx, resourceType, id);
+  }
+  checkIfMatch(command, current);
+  const previous = current && !current.deleted ? (current.content ?? undefined) : undefined;
+
+  if (operation === 'delete' && !previous) {
+    return { outcome: 'unchanged', resourceType, id, versionId: current?.version_id ?? 0, lastUpdated: new Date().toISOString() };
+  }
+  if (operation === 'patch' && !previous) {
+    throw current ? errors.gone(resourceType, id, current.version_id) : errors.notFound(resourceType, id);
+  }
+
+  const versionId = (current?.version_id ?? 0) + 1;
+  const lastUpdated = new Date().toISOString();
+  const change: Change = { operation, resourceType, id, versionId, lastUpdated, previous };
+  if (operation !== 'delete') {
+    if (!command.next) throw new Error(`write of ${operation} needs the next content`);
+    change.resource = await command.next(previous);
+  }
+  for (const hook of hooks) await hook.beforeWrite?.(tx, change);
+  if (change.resource) change.resource = withServerMeta(change.resource, id, versionId, lastUpdated);
+
+  await storeVersion(tx, change, HISTORY_METHOD[operation]);
+  for (const hook of hooks) await hook.afterWrite?.(tx, change);
+
+  const outcome = operation === 'delete' ? 'deleted' : previous ? 'updated' : 'created';
+  return { outcome, resourceType, id, versionId, lastUpdated, resource: change.resource };
+}
