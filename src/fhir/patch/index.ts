@@ -1,0 +1,2 @@
+export { applyJsonPatch } from './json-patch.js';
+export { applyFhirPathPatch } from './fhirpath-patch.js';
