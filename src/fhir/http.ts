@@ -35,9 +35,17 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw errors.badRequest(`Malformed URL path "${path}"`);
+  }
+}
+
 function toFhirRequest(request: FastifyRequest): FhirRequest {
   const [rawPath, rawQuery = ''] = request.url.split('?', 2) as [string, string?];
-  const path = decodeURIComponent(rawPath.replace(/^\/fhir\/?/, '').replace(/\/+$/, ''));
+  const path = decodePath(rawPath.replace(/^\/fhir\/?/, '').replace(/\/+$/, ''));
   return {
     method: request.method,
     path,
@@ -72,14 +80,15 @@ function send(reply: FastifyReply, response: FhirResponse, format: ResponseForma
 }
 
 /** Fastify's own errors (body parsing, limits) become the FHIR errors of our catalogue. */
-function toFhirError(error: FastifyError | FhirError, bodyLimit: number): FhirError {
+function toFhirError(error: FastifyError | FhirError, request: FastifyRequest, bodyLimit: number): FhirError {
   if (error instanceof FhirError) return error;
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return errors.payloadTooLarge(bodyLimit);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return errors.unsupportedMediaType(error.message);
+      // Fastify's message is only "Unsupported Media Type": name what the client sent.
+      return errors.unsupportedMediaType(header(request, 'content-type') ?? '(none)');
     default:
       if (error.statusCode && error.statusCode < 500) return new FhirError(error.statusCode, 'bad-request', 'invalid', error.message);
       return errors.internal();
@@ -95,7 +104,7 @@ export async function fhirHttp(app: FastifyInstance, options: FhirHttpOptions): 
   );
 
   app.setErrorHandler((error: FastifyError | FhirError, request, reply) => {
-    const fhirError = toFhirError(error, options.bodyLimit);
+    const fhirError = toFhirError(error, request, options.bodyLimit);
     if (fhirError.status >= 500) request.log.error({ err: error }, 'request failed');
     const response = { status: fhirError.status, headers: fhirError.headers, body: fhirError.toOperationOutcome() };
     return send(reply, response, 'application/fhir+json', false);

@@ -25,9 +25,10 @@ type PlannedCreate = { kind: 'create'; id: string } | { kind: 'existing'; respon
  */
 export async function batchOrTransaction(request: FhirRequest, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
   const bundle = requireBundle(request.body);
-  const entries = (bundle.entry ?? []).map((entry, index) => parseEntry(entry, index, context.baseUrl, request.headers.prefer));
-  if (bundle.type === 'batch') return batch(entries, context, dispatch);
-  return context.store.inTransaction(context.tx, (tx) => transaction(entries, { ...context, tx }, dispatch));
+  const parseEntries = () => (bundle.entry ?? []).map((entry, index) => parseEntry(entry, index, context.baseUrl, request.headers.prefer));
+  if (bundle.type === 'batch') return batch(parseEntries(), context, dispatch);
+  // Parsed afresh inside the unit of work: a retry after a deadlock must not see the rewrites of the failed attempt.
+  return context.store.inTransaction(context.tx, (tx) => transaction(parseEntries(), { ...context, tx }, dispatch));
 }
 
 async function batch(entries: ParsedEntry[], context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
@@ -39,10 +40,24 @@ async function batch(entries: ParsedEntry[], context: InteractionContext, dispat
   return { status: 200, json: bundleJson({ type: 'batch-response' }, responses) };
 }
 
+/** A fullUrl names one entry (bdl-7): shared by two, references to it would be ambiguous. */
+function checkUniqueFullUrls(entries: ParsedEntry[]): void {
+  const seen = new Set<string>();
+  for (const { fullUrl, index } of entries) {
+    if (!fullUrl) continue;
+    if (seen.has(fullUrl)) throw errors.badRequest(`Bundle.entry[${index}]: fullUrl ${fullUrl} is used by more than one entry`);
+    seen.add(fullUrl);
+  }
+}
+
+/**
+ * No two entries may change the same resource (http.html#trules). Runs after the identities are
+ * planned, so that a conditional PUT counts as the resource it resolved to.
+ */
 function checkNoDuplicateTargets(entries: ParsedEntry[]): void {
   const seen = new Set<string>();
   for (const entry of entries) {
-    if (entry.request.method === 'GET' || entry.request.method === 'HEAD' || !entry.id || entry.criteria !== undefined) continue;
+    if (entry.request.method === 'GET' || entry.request.method === 'HEAD' || !entry.id || entry.id.startsWith('$')) continue;
     const target = `${entry.type}/${entry.id}`;
     if (seen.has(target)) throw errors.badRequest(`Bundle.entry[${entry.index}]: ${target} is changed by more than one entry`);
     seen.add(target);
@@ -57,39 +72,70 @@ function checkNoDuplicateTargets(entries: ParsedEntry[]): void {
 async function planIdentities(entries: ParsedEntry[], context: InteractionContext, ids: Map<string, string>) {
   const creates = new Map<number, PlannedCreate>();
   for (const entry of entries) {
-    const { request, type } = entry;
-    if (!type || entry.id?.startsWith('$')) continue;
-    if (request.method === 'POST' && !entry.id) {
-      const ifNoneExist = request.headers.ifNoneExist;
-      const existing = ifNoneExist ? await findSingleMatch(context, type, ifNoneExist.replace(/^\?/, '')) : undefined;
-      const plan: PlannedCreate = existing ? { kind: 'existing', response: storedResponse(request, existing) } : { kind: 'create', id: randomUUID() };
-      creates.set(entry.index, plan);
-      if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${existing?.id ?? (plan as { id: string }).id}`);
-    } else if (request.method === 'PUT' && entry.criteria !== undefined) {
-      const match = await findSingleMatch(context, type, entry.criteria);
-      const bodyId = (request.body as Resource | undefined)?.id;
-      const id = match?.id ?? bodyId ?? randomUUID();
-      entry.id = id;
-      entry.request = { ...request, path: `${type}/${id}`, query: new URLSearchParams(), body: { ...(request.body as object), id } };
-      if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${id}`);
-    } else if (request.method === 'PUT' && entry.id && entry.fullUrl) {
-      ids.set(entry.fullUrl, `${type}/${entry.id}`);
+    try {
+      await planIdentity(entry, context, ids, creates);
+    } catch (error) {
+      throw entryFailure(error, entry.index, entry.request.method, entry.request.path);
     }
   }
   return creates;
 }
 
+async function planIdentity(
+  entry: ParsedEntry,
+  context: InteractionContext,
+  ids: Map<string, string>,
+  creates: Map<number, PlannedCreate>,
+): Promise<void> {
+  const { request, type } = entry;
+  if (!type || entry.id?.startsWith('$')) return;
+  if (request.method === 'POST' && !entry.id) {
+    const ifNoneExist = request.headers.ifNoneExist;
+    const existing = ifNoneExist ? await findSingleMatch(context, type, ifNoneExist.replace(/^\?/, '')) : undefined;
+    const plan: PlannedCreate = existing ? { kind: 'existing', response: storedResponse(request, existing) } : { kind: 'create', id: randomUUID() };
+    creates.set(entry.index, plan);
+    if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${existing?.id ?? (plan as { id: string }).id}`);
+  } else if (request.method === 'PUT' && entry.criteria !== undefined) {
+    const match = await findSingleMatch(context, type, entry.criteria);
+    const bodyId = (request.body as Resource | undefined)?.id;
+    const id = match?.id ?? bodyId ?? randomUUID();
+    entry.id = id;
+    entry.request = { ...request, path: `${type}/${id}`, query: new URLSearchParams(), body: { ...(request.body as object), id } };
+    if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${id}`);
+  } else if (request.method === 'PUT' && entry.id && entry.fullUrl) {
+    ids.set(entry.fullUrl, `${type}/${entry.id}`);
+  }
+}
+
 /** Conditional references (`Patient?identifier=x|y`) must match exactly one resource, or the transaction fails. */
 async function resolveConditionalReferences(entries: ParsedEntry[], context: InteractionContext, ids: Map<string, string>): Promise<void> {
-  const references = new Set<string>();
-  for (const entry of entries) conditionalReferences(entry.request.body, references);
-  for (const reference of references) {
-    const [type, criteria] = reference.split('?', 2) as [string, string];
-    const matches = await findMatches(context.tx ?? context.store.db, type, criteria);
-    if (matches.length !== 1) {
-      throw errors.multipleMatches(`${reference}" (the conditional reference matches ${matches.length === 0 ? 'nothing' : 'more than one resource'}`);
+  for (const entry of entries) {
+    for (const reference of conditionalReferences(entry.request.body)) {
+      if (ids.has(reference)) continue;
+      const [type, criteria] = reference.split('?', 2) as [string, string];
+      const matches = await findMatches(context.tx ?? context.store.db, type, criteria);
+      if (matches.length !== 1) {
+        throw entryFailure(errors.unresolvedReference(reference, matches.length), entry.index, entry.request.method, entry.request.path);
+      }
+      ids.set(reference, `${type}/${matches[0].id}`);
     }
-    ids.set(reference, `${type}/${matches[0].id}`);
+  }
+}
+
+async function runEntries(
+  entries: ParsedEntry[],
+  creates: Map<number, PlannedCreate>,
+  context: InteractionContext,
+  dispatch: Dispatch,
+  responses: string[],
+): Promise<void> {
+  for (const entry of entries) {
+    try {
+      const response = await runEntry(entry, creates.get(entry.index), context, dispatch);
+      responses[entry.index] = responseEntryJson(response);
+    } catch (error) {
+      throw entryFailure(error, entry.index, entry.request.method, entry.request.path);
+    }
   }
 }
 
@@ -103,21 +149,18 @@ async function runEntry(entry: ParsedEntry, plan: PlannedCreate | undefined, con
 }
 
 async function transaction(entries: ParsedEntry[], context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
-  checkNoDuplicateTargets(entries);
-  const ids = new Map<string, string>();
-  const creates = await planIdentities(entries, context, ids);
-  await resolveConditionalReferences(entries, context, ids);
-  for (const entry of entries) entry.request.body = rewriteReferences(entry.request.body, ids);
-
+  checkUniqueFullUrls(entries);
   const responses = new Array<string>(entries.length);
   const ordered = [...entries].sort((a, b) => METHOD_ORDER[a.request.method] - METHOD_ORDER[b.request.method] || a.index - b.index);
-  for (const entry of ordered) {
-    try {
-      const response = await runEntry(entry, creates.get(entry.index), context, dispatch);
-      responses[entry.index] = responseEntryJson(response);
-    } catch (error) {
-      throw entryFailure(error, entry.index, entry.request.method, entry.request.path);
-    }
-  }
+  // The DELETEs run before any identity is planned: a conditional create, update or reference must
+  // not find what this transaction deletes.
+  await runEntries(ordered.filter((e) => e.request.method === 'DELETE'), new Map(), context, dispatch, responses);
+
+  const ids = new Map<string, string>();
+  const creates = await planIdentities(entries, context, ids);
+  checkNoDuplicateTargets(entries);
+  await resolveConditionalReferences(entries, context, ids);
+  for (const entry of entries) entry.request.body = rewriteReferences(entry.request.body, ids);
+  await runEntries(ordered.filter((e) => e.request.method !== 'DELETE'), creates, context, dispatch, responses);
   return { status: 200, json: bundleJson({ type: 'transaction-response' }, responses) };
 }
