@@ -1,5 +1,5 @@
 export { assertValidResource, validateResource, warmUpValidation } from './validate-resource.js';
-export { checkReferenceSyntax, isValidId, ID_PATTERN } from './reference-syntax.js';
+export { checkReferenceSyntax } from './reference-syntax.js';
 export type { ReferenceSyntax } from './reference-syntax.js';
 export { requiredCodeSet, codeSetHas } from './required-bindings.js';
 export type { CodeSet } from './required-bindings.js';

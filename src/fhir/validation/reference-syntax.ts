@@ -1,16 +1,10 @@
+import { isValidId } from '../ids.js';
 import { isResourceType } from '../../definitions/index.js';
 
 /**
  * Syntax of `Reference.reference` (https://hl7.org/fhir/R4/references.html#literal), plus the
  * conditional form `Type?params` that transactions resolve. Pure string checks, no I/O.
  */
-
-/** FHIR `id`: 1-64 of [A-Za-z0-9-.] (https://hl7.org/fhir/R4/datatypes.html#id). */
-export const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
-
-export function isValidId(id: string): boolean {
-  return ID_PATTERN.test(id);
-}
 
 export type ReferenceSyntax =
   | { ok: true; kind: 'relative'; resourceType: string; id: string; versionId?: string }
@@ -33,7 +27,7 @@ export function checkReferenceSyntax(reference: string): ReferenceSyntax {
   const first = reference.charCodeAt(0);
   if (first === 35 /* # */) {
     const localId = reference.slice(1);
-    if (localId !== '' && !ID_PATTERN.test(localId)) {
+    if (localId !== '' && !isValidId(localId)) {
       return { ok: false, problem: `"${reference}" is not a valid local reference: "${localId}" is not a valid id` };
     }
     return { ok: true, kind: 'local', localId };
@@ -44,8 +38,8 @@ export function checkReferenceSyntax(reference: string): ReferenceSyntax {
     if (!isResourceType(resourceType)) {
       return { ok: false, problem: `"${reference}" refers to unknown resource type "${resourceType}"` };
     }
-    if (!ID_PATTERN.test(id)) return { ok: false, problem: `"${reference}" has an invalid id "${id}"` };
-    if (versionId !== undefined && !ID_PATTERN.test(versionId)) {
+    if (!isValidId(id)) return { ok: false, problem: `"${reference}" has an invalid id "${id}"` };
+    if (versionId !== undefined && !isValidId(versionId)) {
       return { ok: false, problem: `"${reference}" has an invalid version id "${versionId}"` };
     }
     return versionId === undefined ? { ok: true, kind: 'relative', resourceType, id } : { ok: true, kind: 'relative', resourceType, id, versionId };

@@ -3,7 +3,8 @@ import { isResourceType } from '../../definitions/index.js';
 import { issueAt } from '../../errors.js';
 import type { ElementProp, ObjectSchema } from './element-index.js';
 import { objectSchema } from './element-index.js';
-import { checkReferenceSyntax, ID_PATTERN } from './reference-syntax.js';
+import { isValidId } from '../ids.js';
+import { checkReferenceSyntax } from './reference-syntax.js';
 import { codeNotInValueSetText, codeSetHas } from './required-bindings.js';
 
 /**
@@ -47,7 +48,7 @@ class Walker {
   /** Walks a resource whose resourceType is known; `container` is set for contained resources. */
   resource(resource: Json, type: string, path: string, container: Container | undefined): void {
     const id = resource.id;
-    if (typeof id === 'string' && !ID_PATTERN.test(id)) {
+    if (typeof id === 'string' && !isValidId(id)) {
       this.issues.push(issueAt(`${path}.id`, `Invalid resource id "${id}": ids are 1-64 of [A-Za-z0-9-.]`, 'value'));
     }
     const schema = objectSchema(type);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkReferenceSyntax, isValidId } from '../../../src/fhir/validation/index.js';
+import { isValidId } from '../../../src/fhir/ids.js';
+import { checkReferenceSyntax } from '../../../src/fhir/validation/index.js';
 
 describe('checkReferenceSyntax', () => {
   it('parses relative references, with or without a version', () => {
