@@ -83,6 +83,13 @@ export const errors = {
     new FhirError(412, 'version-conflict', 'conflict', `If-Match ${expected} does not match the current version W/"${actual}"`),
   multipleMatches: (criteria: string) =>
     new FhirError(412, 'multiple-matches', 'multiple-matches', `More than one resource matches "${criteria}"`),
+  unresolvedReference: (reference: string, matches: number) =>
+    new FhirError(
+      412,
+      'unresolved-reference',
+      matches === 0 ? 'not-found' : 'multiple-matches',
+      `The conditional reference "${reference}" matches ${matches === 0 ? 'nothing' : 'more than one resource'}; it must match exactly one`,
+    ),
   payloadTooLarge: (limit: number) => new FhirError(413, 'payload-too-large', 'too-costly', `Request body exceeds the limit of ${limit} bytes`),
   unsupportedMediaType: (contentType: string) =>
     new FhirError(415, 'unsupported-media-type', 'not-supported', `Content-Type "${contentType}" is not supported; send application/fhir+json`),

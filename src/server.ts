@@ -1,10 +1,16 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
 import { loadDefinitions } from './definitions/index.js';
 import { errors } from './errors.js';
 import { fhirHttp } from './fhir/http.js';
 import { assertValidResource } from './fhir/validation/index.js';
 import { Database, Store } from './store/index.js';
+
+/** Fastify answers a URL it cannot decode before any route or error handler runs: a FHIR error too. */
+function badUrl(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const outcome = errors.badRequest(error.message).toOperationOutcome();
+  void reply.code(400).type('application/fhir+json; charset=utf-8').send(JSON.stringify(outcome));
+}
 
 export interface ServerParts {
   app: FastifyInstance;
@@ -25,7 +31,23 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
     },
   });
 
-  const app = Fastify({ logger, bodyLimit: config.bodyLimit, return503OnClosing: true, forceCloseConnections: 'idle' });
+  const app = Fastify({
+    logger,
+    bodyLimit: config.bodyLimit,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    frameworkErrors: badUrl,
+  });
+  // close() only ends idle connections: the keep-alive connection of a request in flight would hold
+  // the shutdown open until its idle timeout, so a response sent while closing ends its connection.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (closing) reply.header('connection', 'close');
+    return payload;
+  });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const ready = await db.isReady();

@@ -86,7 +86,6 @@ function toFhirError(error: FastifyError | FhirError, request: FastifyRequest, b
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return errors.payloadTooLarge(bodyLimit);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       // Fastify's message is only "Unsupported Media Type": name what the client sent.
       return errors.unsupportedMediaType(header(request, 'content-type') ?? '(none)');
     default:

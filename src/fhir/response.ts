@@ -45,15 +45,35 @@ export function storedResponse(request: FhirRequest, version: StoredVersion, sta
   return { status, headers: versionHeaders(version), ...renderResource(request.query, { json: version.json }) };
 }
 
-/** The answer to a create, update or patch: version headers, Location, and the body `Prefer` asks for. */
-export function writeResponse(request: FhirRequest, context: InteractionContext, result: WriteResult, message: string): FhirResponse {
-  const status = result.outcome === 'created' ? 201 : 200;
+type Written = { resourceType: string; id: string; versionId: number; lastUpdated: Date | string };
+
+/** Version headers, Location, and the body `Prefer` asks for: the resource, none, or an OperationOutcome. */
+function preferredResponse(
+  request: FhirRequest,
+  context: InteractionContext,
+  status: number,
+  version: Written,
+  representation: Pick<FhirResponse, 'body' | 'json'>,
+  message: string,
+): FhirResponse {
   const headers = {
-    ...versionHeaders(result),
-    location: versionedUrl(context.baseUrl, result.resourceType, result.id, result.versionId),
+    ...versionHeaders(version),
+    location: versionedUrl(context.baseUrl, version.resourceType, version.id, version.versionId),
   };
   const preference = returnPreference(request.headers.prefer);
   if (preference === 'minimal') return { status, headers };
   if (preference === 'OperationOutcome') return { status, headers, body: informational(message) };
-  return { status, headers, body: result.resource };
+  return { status, headers, ...representation };
+}
+
+/** The answer to a create, update or patch. */
+export function writeResponse(request: FhirRequest, context: InteractionContext, result: WriteResult, message: string): FhirResponse {
+  const status = result.outcome === 'created' ? 201 : 200;
+  return preferredResponse(request, context, status, result, { body: result.resource }, message);
+}
+
+/** The answer to a conditional create that found its match: 200, and `Prefer` is honoured as for any write. */
+export function existingResponse(request: FhirRequest, context: InteractionContext, version: StoredVersion): FhirResponse {
+  const message = `${version.resourceType}/${version.id} matches the criteria; nothing was created`;
+  return preferredResponse(request, context, 200, version, { json: version.json }, message);
 }

@@ -3,7 +3,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { WriteResult } from '../../store/index.js';
 import { findSingleMatch } from '../conditional.js';
 import { requireResourceBody } from '../request-body.js';
-import { storedResponse, writeResponse } from '../response.js';
+import { existingResponse, writeResponse } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 
 /** Stores a new resource under a server-assigned id; any id in the body is ignored (http.html#create). */
@@ -25,7 +25,7 @@ export async function create(request: FhirRequest, context: InteractionContext, 
   return context.store.inTransaction(context.tx, async (tx) => {
     const inTx = { ...context, tx };
     const existing = await findSingleMatch(inTx, type, criteria.replace(/^\?/, ''));
-    if (existing) return storedResponse(request, existing, 200);
+    if (existing) return existingResponse(request, inTx, existing);
     return writeResponse(request, inTx, await createResource(inTx, body), `Created ${type}`);
   });
 }

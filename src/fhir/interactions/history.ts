@@ -27,7 +27,8 @@ function historyEntryJson(request: FhirRequest, baseUrl: string, entry: HistoryE
     resource: rendered.body,
     request: { method: entry.method, url: entry.method === 'POST' ? entry.resourceType : url },
     response: {
-      status: entry.method === 'POST' ? '201 Created' : entry.method === 'DELETE' ? '204 No Content' : '200 OK',
+      // As the REST interactions answer: a create 201, an update, patch or delete 200.
+      status: entry.method === 'POST' ? '201 Created' : '200 OK',
       etag: etag(entry.versionId),
       lastModified: entry.lastUpdated.toISOString(),
     },

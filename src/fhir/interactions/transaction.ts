@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { errors } from '../../errors.js';
+import { isResourceType } from '../../definitions/index.js';
 import { bundleJson } from '../bundle.js';
 import { findMatches } from '../../search/index.js';
 import { findSingleMatch } from '../conditional.js';
 import { parseEntry, requireBundle, type ParsedEntry } from '../transaction/entries.js';
 import { entryFailure, errorResponse, responseEntryJson } from '../transaction/entry-response.js';
 import { conditionalReferences, rewriteReferences } from '../transaction/references.js';
-import { storedResponse, writeResponse } from '../response.js';
+import { existingResponse, writeResponse } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { createResource } from './create.js';
 
@@ -33,11 +34,20 @@ export async function batchOrTransaction(request: FhirRequest, context: Interact
 
 async function batch(entries: ParsedEntry[], context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
   const responses: string[] = [];
-  for (const entry of entries) {
-    const response = await dispatch(entry.request, context).catch(errorResponse);
-    responses.push(responseEntryJson(response));
-  }
+  for (const entry of entries) responses.push(responseEntryJson(await runBatchEntry(entry, context, dispatch)));
   return { status: 200, json: bundleJson({ type: 'batch-response' }, responses) };
+}
+
+/**
+ * One batch entry; its failure is its own answer. A try, not `.catch`: for an unknown type or route,
+ * dispatch throws before it returns a promise.
+ */
+async function runBatchEntry(entry: ParsedEntry, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
+  try {
+    return await dispatch(entry.request, context);
+  } catch (error) {
+    return errorResponse(error);
+  }
 }
 
 /** A fullUrl names one entry (bdl-7): shared by two, references to it would be ambiguous. */
@@ -88,19 +98,25 @@ async function planIdentity(
   creates: Map<number, PlannedCreate>,
 ): Promise<void> {
   const { request, type } = entry;
-  if (!type || entry.id?.startsWith('$')) return;
+  // An unknown type is left to the router, which answers it as it does outside a Bundle (404).
+  if (!type || !isResourceType(type) || entry.id?.startsWith('$')) return;
   if (request.method === 'POST' && !entry.id) {
     const ifNoneExist = request.headers.ifNoneExist;
     const existing = ifNoneExist ? await findSingleMatch(context, type, ifNoneExist.replace(/^\?/, '')) : undefined;
-    const plan: PlannedCreate = existing ? { kind: 'existing', response: storedResponse(request, existing) } : { kind: 'create', id: randomUUID() };
+    const plan: PlannedCreate = existing
+      ? { kind: 'existing', response: existingResponse(request, context, existing) }
+      : { kind: 'create', id: randomUUID() };
     creates.set(entry.index, plan);
     if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${existing?.id ?? (plan as { id: string }).id}`);
   } else if (request.method === 'PUT' && entry.criteria !== undefined) {
+    // The entry stays a conditional update (same rules as REST); only its id is fixed in advance, so
+    // that other entries can reference it: the match's, else the body's, else a new one.
     const match = await findSingleMatch(context, type, entry.criteria);
     const bodyId = (request.body as Resource | undefined)?.id;
+    if (match && bodyId && bodyId !== match.id) throw errors.idMismatch(match.id, bodyId);
     const id = match?.id ?? bodyId ?? randomUUID();
     entry.id = id;
-    entry.request = { ...request, path: `${type}/${id}`, query: new URLSearchParams(), body: { ...(request.body as object), id } };
+    entry.request = { ...request, body: { ...(request.body as object), id } };
     if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${id}`);
   } else if (request.method === 'PUT' && entry.id && entry.fullUrl) {
     ids.set(entry.fullUrl, `${type}/${entry.id}`);

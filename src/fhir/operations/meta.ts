@@ -47,16 +47,14 @@ export async function metaOperation(_request: FhirRequest, context: InteractionC
 /**
  * $meta-add and $meta-delete change a resource's profiles, tags and security labels. They go
  * through the one write path like any change, so they make a new version (the spec leaves open
- * whether they do; a new version keeps history, ETags and subscriptions exact).
+ * whether they do; a new version keeps history, ETags and subscriptions exact). They change part of
+ * an existing resource, so they are patches to the write path: 404 when missing, 410 when deleted.
  */
 function metaChange(change: (meta: Meta, input: Meta) => Meta) {
   return async (request: FhirRequest, context: InteractionContext, type: string, id: string): Promise<FhirResponse> => {
     const input = inputMeta(request);
     const result = await context.store.write(
-      { operation: 'update', resourceType: type, id, next: (current) => {
-        if (!current) throw errors.notFound(type, id);
-        return withMeta(current, change(current.meta ?? {}, input));
-      } },
+      { operation: 'patch', resourceType: type, id, next: (current) => withMeta(current as Resource, change(current?.meta ?? {}, input)) },
       context.tx,
     );
     return metaResult(result.resource?.meta ?? {});

@@ -12,7 +12,8 @@ function statusLine(status: number): string {
 export function responseEntryJson(response: FhirResponse): string {
   const headers = response.headers ?? {};
   const lastModified = headers['last-modified'] ? new Date(headers['last-modified']).toISOString() : undefined;
-  const outcome = response.body?.resourceType === 'OperationOutcome' && response.status >= 400 ? (response.body as OperationOutcome) : undefined;
+  // An OperationOutcome answer (an error, a delete's report, Prefer: return=OperationOutcome) is the entry's outcome, not its resource.
+  const outcome = response.body?.resourceType === 'OperationOutcome' ? (response.body as OperationOutcome) : undefined;
   return entryJson({
     fullUrl: headers.location?.replace(/\/_history\/\d+$/, ''),
     resourceJson: outcome ? undefined : response.json,

@@ -11,6 +11,8 @@ import { requiredCodeSet } from './required-bindings.js';
 
 export type PropKind = 'primitive' | 'complex' | 'resource';
 
+export type DateType = 'date' | 'dateTime' | 'instant';
+
 export interface ElementProp {
   /** JSON property name: `gender`, `valueQuantity`. */
   readonly key: string;
@@ -24,6 +26,8 @@ export interface ElementProp {
   readonly codes?: CodeSet;
   /** `Reference.reference`. */
   readonly isReference?: boolean;
+  /** For `date`, `dateTime` and `instant` values, whose day must exist in its month: which of them. */
+  readonly dateType?: DateType;
   /** For complex values: the shape key of the value's schema. */
   readonly shape?: string;
 }
@@ -129,7 +133,8 @@ function prop(
 ): ElementProp {
   const base = { key, step, isArray, ...(choiceOf ? { choiceOf } : {}) };
   if (PRIMITIVE_TYPES.has(typeCode) || typeCode.startsWith(FHIRPATH_SYSTEM)) {
-    return { ...base, kind: 'primitive', ...(codes ? { codes } : {}) };
+    const dateType = typeCode === 'date' || typeCode === 'dateTime' || typeCode === 'instant' ? typeCode : undefined;
+    return { ...base, kind: 'primitive', ...(codes ? { codes } : {}), ...(dateType ? { dateType } : {}) };
   }
   if (typeCode === 'Resource' || typeCode === 'DomainResource' || isResourceType(typeCode)) {
     return { ...base, kind: 'resource' };

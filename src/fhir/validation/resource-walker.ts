@@ -1,7 +1,7 @@
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
 import { isResourceType } from '../../definitions/index.js';
 import { issueAt } from '../../errors.js';
-import type { ElementProp, ObjectSchema } from './element-index.js';
+import type { DateType, ElementProp, ObjectSchema } from './element-index.js';
 import { objectSchema } from './element-index.js';
 import { isValidId } from '../ids.js';
 import { checkReferenceSyntax } from './reference-syntax.js';
@@ -107,6 +107,8 @@ class Walker {
           this.issues.push(issueAt(at, codeNotInValueSetText(value, prop.codes), 'code-invalid'));
         } else if (prop.isReference) {
           this.reference(value, at, container);
+        } else if (prop.dateType && !dayExists(value, prop.dateType)) {
+          this.issues.push(issueAt(at, `Invalid date "${value}": that day does not exist`, 'value'));
         }
         return;
       case 'complex': {
@@ -192,6 +194,26 @@ function containedIds(container: Container): Set<string> {
   }
   container.containedIds = ids;
   return ids;
+}
+
+/** The R4 formats with a full date (datatypes.html), so that a value of the wrong format is reported once, by Medplum. */
+const FULL_DATE: Record<DateType, RegExp> = {
+  date: /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/,
+  dateTime: /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00)))?$/,
+  instant: /^(\d{4})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00))$/,
+};
+
+/**
+ * The FHIR date regexes (and so Medplum) accept any day 01-31 in any month: `2023-02-30`. The spec
+ * says dates SHALL be valid dates. Only the day is checked here; the format is Medplum's.
+ */
+function dayExists(value: string, type: DateType): boolean {
+  const match = FULL_DATE[type].exec(value);
+  if (!match) return true;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const daysInMonth = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  return day <= daysInMonth;
 }
 
 function isEmptyObject(obj: Json): boolean {

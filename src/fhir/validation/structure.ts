@@ -32,14 +32,49 @@ export function structuralIssues(
     if (issue.severity === 'warning' && text.startsWith('Conflicting choice of type properties')) {
       continue; // reported as an error, with its path, by the resource walker
     }
-    issues.push({
-      ...issue,
-      code: issueCode(issue.code, text),
-      details: { ...issue.details, text },
-      expression: [expression ? concreteExpression(resource, expression) : resourceType],
-    });
+    const concrete = expression ? concreteExpression(resource, expression) : resourceType;
+    if (text === 'Invalid base64Binary format' && isR4Base64(valuesAt(resource, concrete))) continue;
+    issues.push({ ...issue, severity: severity(issue, text), code: issueCode(issue.code, text), details: { ...issue.details, text }, expression: [concrete] });
   }
   return { issues };
+}
+
+/**
+ * R4's own pattern for base64Binary (its StructureDefinition's regex) lets whitespace in, as in
+ * line-wrapped MIME data (Inferno's Device.udiCarrier.carrierAIDC); Medplum's pattern does not.
+ * Medplum's finding stands only where a value breaks R4's pattern.
+ */
+const R4_BASE64 = /^\s*(?:[0-9a-zA-Z+/=]{4}\s*)+$/; // R4's `(\s*([0-9a-zA-Z\+/=]){4}\s*)+`, without its backtracking
+
+function isR4Base64(values: unknown[]): boolean {
+  return values.length > 0 && values.every((value) => typeof value === 'string' && R4_BASE64.test(value));
+}
+
+/** Every value a concrete expression can mean: all the items of an array step without an index. */
+function valuesAt(resource: Record<string, unknown>, expression: string): unknown[] {
+  const choiceKey = (_all: string, name: string, first: string, rest: string) => name + first.toUpperCase() + rest;
+  const path = expression.replace(/(\w+)\.ofType\((\w)(\w*)\)/g, choiceKey);
+  let values: unknown[] = [resource];
+  for (const step of path.split('.').slice(1)) {
+    const match = /^(\w+)(?:\[(\d+)\])?$/.exec(step);
+    if (!match) return [];
+    const [, key, index] = match as unknown as [string, string, string | undefined];
+    values = values.flatMap((value) => {
+      const next = isRecord(value) ? value[key] : undefined;
+      if (index !== undefined) return Array.isArray(next) ? [next[Number(index)]] : [];
+      return Array.isArray(next) ? next : next === undefined ? [] : [next];
+    });
+  }
+  return values;
+}
+
+/**
+ * An element R4 does not define is a warning, not an error: the resource is stored as sent, and
+ * $validate reports it. Real-world data carries such elements (Inferno's US Core data has an
+ * `effectivePeriod.stop`), and lenient peers (HAPI) accept it; rejecting the whole write would lose data.
+ */
+function severity(issue: OperationOutcomeIssue, text: string): OperationOutcomeIssue['severity'] {
+  return text.startsWith('Invalid additional property') ? 'warning' : issue.severity;
 }
 
 function issueCode(code: IssueType, text: string): IssueType {

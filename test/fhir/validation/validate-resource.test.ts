@@ -185,9 +185,9 @@ describe('rule 3: structure (via @medplum/core)', () => {
     expect(summary({ resourceType: 'Patient', [key]: value })).toEqual([['error', 'value', expression]]);
   });
 
-  it('reports unknown properties', () => {
+  it('reports unknown properties as warnings: the resource is stored as sent', () => {
     const issues = validateResource({ resourceType: 'Patient', nmae: [{ family: 'Shaw' }] });
-    expect(issues).toEqual([expect.objectContaining({ severity: 'error', code: 'structure', expression: ['Patient.nmae'] })]);
+    expect(issues).toEqual([expect.objectContaining({ severity: 'warning', code: 'structure', expression: ['Patient.nmae'] })]);
     expect(issues[0]?.details?.text).toContain('nmae');
   });
 
@@ -224,7 +224,7 @@ describe('rule 3: structure (via @medplum/core)', () => {
     expect(summary(patient)).toEqual([
       ['error', 'required', 'Patient.contained[0].status'],
       ['error', 'structure', 'Patient.contained[0].value.ofType(boolean)'],
-      ['error', 'structure', 'Patient.contained[0].foo'],
+      ['warning', 'structure', 'Patient.contained[0].foo'],
     ]);
   });
 

@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FHIR_BASE, fhirRequest, startTestServer, type TestServer } from '../../support/test-server.js';
+
+interface RestResource {
+  type: string;
+  profile?: string;
+  interaction: { code: string }[];
+  versioning?: string;
+  readHistory?: boolean;
+  updateCreate?: boolean;
+  conditionalCreate?: boolean;
+  conditionalRead?: string;
+  conditionalUpdate?: boolean;
+  conditionalDelete?: string;
+  searchParam?: { name: string; type: string }[];
+  operation?: { name: string; definition: string }[];
+}
+
+const INSTANCE_AND_TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'];
+
+/** capabilities: GET [base]/metadata (http.html#capabilities): a CapabilityStatement of what really works. */
+describe('capabilities', () => {
+  let server: TestServer;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the statement is read as JSON
+  let statement: any;
+  let resources: RestResource[];
+
+  beforeAll(async () => {
+    server = await startTestServer();
+    const response = await fhirRequest(server.app, 'GET', '/fhir/metadata');
+    expect(response.status).toBe(200);
+    statement = response.body;
+    resources = statement.rest[0].resource;
+  });
+
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('answers 200 with an active CapabilityStatement of kind instance, for FHIR 4.0.1, without authentication', async () => {
+    const response = await fhirRequest(server.app, 'GET', '/fhir/metadata');
+    expect(response.status).toBe(200);
+    expect(String(response.headers['content-type'])).toMatch(/^application\/fhir\+json/);
+    expect(statement).toMatchObject({ resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1' });
+    expect(Number.isNaN(Date.parse(statement.date))).toBe(false);
+    expect(statement.implementation.url).toBe(FHIR_BASE);
+    expect(statement.software.name).toBeTruthy();
+  });
+
+  it('names JSON as its only format, and both patch formats', () => {
+    expect(statement.format).toEqual(expect.arrayContaining(['application/fhir+json', 'json']));
+    expect(statement.format.some((f: string) => f.includes('xml'))).toBe(false);
+    expect(statement.patchFormat).toEqual(expect.arrayContaining(['application/json-patch+json', 'application/fhir+json']));
+  });
+
+  it('is one REST server', () => {
+    expect(statement.rest).toHaveLength(1);
+    expect(statement.rest[0].mode).toBe('server');
+  });
+
+  it('lists all 146 R4 resource types, once each, in order', () => {
+    const types = resources.map((r) => r.type);
+    expect(types).toHaveLength(146);
+    expect(new Set(types).size).toBe(146);
+    expect(types).toEqual([...types].sort());
+    expect(types).toEqual(expect.arrayContaining(['Patient', 'Observation', 'Encounter', 'Organization', 'Bundle', 'Parameters', 'Binary', 'VerificationResult']));
+    for (const abstract of ['Resource', 'DomainResource']) expect(types).not.toContain(abstract);
+  });
+
+  it('gives every type the instance and type interactions, versioned updates, history and the base profile', () => {
+    for (const resource of resources) {
+      expect(resource.interaction.map((i) => i.code).sort(), resource.type).toEqual([...INSTANCE_AND_TYPE_INTERACTIONS].sort());
+      expect(resource.profile).toBe(`http://hl7.org/fhir/StructureDefinition/${resource.type}`);
+      expect(resource.versioning).toBe('versioned-update');
+      expect(resource.readHistory).toBe(true);
+      expect(resource.updateCreate).toBe(true);
+    }
+  });
+
+  it('states the conditional interactions as they are served: create, read, update, single delete', () => {
+    for (const resource of resources) {
+      expect(resource).toMatchObject({
+        conditionalCreate: true,
+        conditionalRead: 'full-support',
+        conditionalUpdate: true,
+        conditionalDelete: 'single',
+      });
+    }
+  });
+
+  it('names the search parameters served: _id everywhere, identifier where the type has one', () => {
+    const byType = new Map(resources.map((r) => [r.type, r]));
+    const names = (type: string) => (byType.get(type)?.searchParam ?? []).map((p) => p.name);
+    expect(names('Patient')).toEqual(['_id', 'identifier']);
+    expect(names('Binary')).toEqual(['_id']);
+    for (const resource of resources) expect(names(resource.type)).toContain('_id');
+  });
+
+  it('names the type and instance operations with their canonical definitions', () => {
+    const patient = resources.find((r) => r.type === 'Patient') as RestResource;
+    expect(patient.operation).toEqual(
+      expect.arrayContaining([
+        { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
+        { name: 'meta', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-meta' },
+        { name: 'meta-add', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-meta-add' },
+        { name: 'meta-delete', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-meta-delete' },
+      ]),
+    );
+    expect(new Set(patient.operation?.map((o) => o.name)).size).toBe(patient.operation?.length);
+  });
+
+  it('names the system interactions and operations', () => {
+    expect(statement.rest[0].interaction.map((i: { code: string }) => i.code).sort()).toEqual(
+      ['batch', 'history-system', 'search-system', 'transaction'].sort(),
+    );
+    expect(statement.rest[0].operation).toContainEqual({ name: 'meta', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-meta' });
+  });
+
+  it('names only operations that answer at that level', async () => {
+    for (const { name } of statement.rest[0].operation) {
+      const response = await fhirRequest(server.app, 'POST', `/fhir/$${name}`, { resourceType: 'Parameters' });
+      expect(response.status, `$${name}`).not.toBe(404);
+    }
+  });
+
+  it('is itself a valid resource', async () => {
+    const response = await fhirRequest(server.app, 'POST', '/fhir/CapabilityStatement/$validate', statement);
+    expect(response.status).toBe(200);
+    const errors = response.body.issue.filter((i: { severity: string }) => i.severity === 'error' || i.severity === 'fatal');
+    expect(errors).toEqual([]);
+  });
+
+  it('answers HEAD and _format=json too', async () => {
+    expect((await fhirRequest(server.app, 'HEAD', '/fhir/metadata')).status).toBe(200);
+    const json = await fhirRequest(server.app, 'GET', '/fhir/metadata?_format=json');
+    expect(json.status).toBe(200);
+    expect(json.body.resourceType).toBe('CapabilityStatement');
+  });
+});
