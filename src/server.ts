@@ -34,7 +34,8 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
   const app = Fastify({
     logger,
     bodyLimit: config.bodyLimit,
-    return503OnClosing: true,
+    // A request arriving while we close gets our own 503 OperationOutcome (the onRequest hook below).
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     frameworkErrors: badUrl,
   });
@@ -47,6 +48,11 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
   app.addHook('onSend', async (_request, reply, payload) => {
     if (closing) reply.header('connection', 'close');
     return payload;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    const outcome = errors.unavailable('The server is shutting down; retry on another instance').toOperationOutcome();
+    return reply.code(503).header('retry-after', '1').type('application/fhir+json; charset=utf-8').send(JSON.stringify(outcome));
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

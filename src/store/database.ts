@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import pg from 'pg';
 
 /** A connection that runs queries: the pool itself, or a client inside a transaction. */
@@ -8,6 +9,12 @@ export interface Queryable {
 
 /** PostgreSQL error codes we act on. */
 export const PG_ERRORS = { uniqueViolation: '23505', serializationFailure: '40001', deadlockDetected: '40P01' } as const;
+
+/**
+ * libpq's default user is $USER; services and CI jobs often run without it. A connection string
+ * without a user then means the operating-system user, as psql does.
+ */
+if (!process.env.PGUSER && !process.env.USER) process.env.PGUSER = userInfo().username;
 
 export function isPgError(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === code;
