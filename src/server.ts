@@ -4,6 +4,7 @@ import { loadDefinitions } from './definitions/index.js';
 import { errors } from './errors.js';
 import { fhirHttp } from './fhir/http.js';
 import { assertValidResource } from './fhir/validation/index.js';
+import { SearchEngine } from './search/index.js';
 import { Database, Store } from './store/index.js';
 
 /** Fastify answers a URL it cannot decode before any route or error handler runs: a FHIR error too. */
@@ -15,6 +16,7 @@ function badUrl(error: FastifyError, _request: FastifyRequest, reply: FastifyRep
 export interface ServerParts {
   app: FastifyInstance;
   store: Store;
+  search: SearchEngine;
 }
 
 /**
@@ -23,13 +25,16 @@ export interface ServerParts {
  */
 export async function buildServer(config: Config, db: Database, logger: boolean | object = { level: config.logLevel }): Promise<ServerParts> {
   loadDefinitions();
+  const fhirBaseUrl = `${config.baseUrl}/fhir`;
   const store = new Store(db);
+  const search = new SearchEngine(fhirBaseUrl);
   store.addWriteHook({
     name: 'validate',
     beforeWrite: (_tx, change) => {
       if (change.resource) assertValidResource(change.resource);
     },
   });
+  store.addWriteHook(search.indexHook());
 
   const app = Fastify({
     logger,
@@ -59,10 +64,10 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
     const ready = await db.isReady();
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'database unavailable' });
   });
-  await app.register(fhirHttp, { prefix: '/fhir', store, fhirBaseUrl: `${config.baseUrl}/fhir`, bodyLimit: config.bodyLimit });
+  await app.register(fhirHttp, { prefix: '/fhir', store, search, fhirBaseUrl, bodyLimit: config.bodyLimit });
   app.setNotFoundHandler((request, reply) => {
     const error = errors.unknownRoute(request.method, request.url);
     return reply.code(404).type('application/fhir+json; charset=utf-8').send(JSON.stringify(error.toOperationOutcome()));
   });
-  return { app, store };
+  return { app, store, search };
 }

@@ -1,7 +1,6 @@
 import { errors } from '../errors.js';
-import { findMatches } from '../search/index.js';
+import { isResultParameter } from '../search/index.js';
 import type { StoredVersion } from '../store/index.js';
-import { RESULT_PARAMETERS } from '../search/index.js';
 import type { InteractionContext } from './types.js';
 
 /**
@@ -13,10 +12,10 @@ import type { InteractionContext } from './types.js';
 export async function findConditionalMatches(context: InteractionContext, type: string, criteria: string): Promise<StoredVersion[]> {
   if (!context.tx) throw new Error('conditional matching needs a transaction');
   const params = new URLSearchParams(criteria);
-  const normalized = [...params].filter(([name]) => !RESULT_PARAMETERS.has(name)).sort(([a], [b]) => a.localeCompare(b));
+  const normalized = [...params].filter(([name]) => !isResultParameter(name)).sort(([a], [b]) => a.localeCompare(b));
   if (normalized.length === 0) throw errors.badRequest(`Conditional criteria for ${type} are empty: "${criteria}"`);
   await context.store.lockKey(context.tx, `${type}?${new URLSearchParams(normalized).toString()}`);
-  return findMatches(context.tx, type, criteria);
+  return context.search.findMatches(context.tx, type, criteria);
 }
 
 /** Exactly one match or none; many is 412 (http.html#cond-update, #ccreate). */

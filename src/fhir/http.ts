@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors, FhirError } from '../errors.js';
+import type { SearchEngine } from '../search/index.js';
 import type { Store } from '../store/index.js';
 import { responseFormat, type ResponseFormat } from './content-negotiation.js';
 import { dispatch } from './router.js';
@@ -7,6 +8,7 @@ import type { FhirRequest, FhirResponse } from './types.js';
 
 export interface FhirHttpOptions {
   store: Store;
+  search: SearchEngine;
   /** The public FHIR base URL (BASE_URL + /fhir). */
   fhirBaseUrl: string;
   bodyLimit: number;
@@ -112,7 +114,7 @@ export async function fhirHttp(app: FastifyInstance, options: FhirHttpOptions): 
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const query = request.query as Record<string, string | undefined>;
     const format = responseFormat(query._format, header(request, 'accept'));
-    const context = { store: options.store, baseUrl: options.fhirBaseUrl, log: request.log };
+    const context = { store: options.store, search: options.search, baseUrl: options.fhirBaseUrl, log: request.log };
     const response = await dispatch(toFhirRequest(request), context);
     return send(reply, response, format, isPretty(request));
   };

@@ -83,5 +83,9 @@ export function dispatch(request: FhirRequest, context: InteractionContext): Pro
   if (segments.length === 3 && instanceOperation) return runOperation(instanceOperation, 'instance', request, context, first, second);
   if (segments.length === 3 && third === '_history') return byMethod(request, { GET: () => history(request, context, first, second) });
   if (segments.length === 4 && third === '_history') return byMethod(request, { GET: () => vread(request, context, first, second, fourth) });
+  if (segments.length === 3 && (third === '*' || isResourceType(third))) {
+    const compartment = { type: first, id: second, member: third };
+    return byMethod(request, { GET: () => search(request, context, undefined, compartment) });
+  }
   throw errors.unknownRoute(request.method, `/${request.path}`);
 }

@@ -1,5 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
+import type { SearchEngine } from '../search/index.js';
 import type { Queryable, Store } from '../store/index.js';
 
 /** A FHIR interaction, independent of HTTP: a REST call and a Bundle entry both become one of these. */
@@ -33,6 +34,7 @@ export interface FhirResponse {
 /** What an interaction runs with: the store, the public base URL and, inside a transaction Bundle, its transaction. */
 export interface InteractionContext {
   store: Store;
+  search: SearchEngine;
   baseUrl: string;
   log: FastifyBaseLogger;
   tx?: Queryable;

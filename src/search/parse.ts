@@ -1,25 +1,12 @@
 import { errors } from '../errors.js';
 
-/** One search criterion: `name[:modifier]=v1,v2` (the values are ORed; repeated criteria are ANDed). */
-export interface Criterion {
-  name: string;
-  modifier?: string;
-  values: string[];
-}
-
-/** Result parameters: they shape the Bundle rather than select resources. */
-export const RESULT_PARAMETERS = new Set([
-  '_count', '_offset', '_sort', '_summary', '_elements', '_total', '_include', '_revinclude', '_contained',
-  '_containedType', '_format', '_pretty',
-]);
-
 /** Splits a value list on commas that are not escaped with a backslash (search.html#escaping). */
 export function splitValues(value: string): string[] {
   const values: string[] = [];
   let current = '';
   for (let i = 0; i < value.length; i++) {
     const char = value[i];
-    if (char === '\\' && i + 1 < value.length) {
+    if (char === '\\' && i + 1 < value.length && (value[i + 1] === ',' || value[i + 1] === '\\')) {
       current += value[++i];
     } else if (char === ',') {
       values.push(current);
@@ -30,16 +17,6 @@ export function splitValues(value: string): string[] {
   }
   values.push(current);
   return values;
-}
-
-export function parseCriteria(params: URLSearchParams): Criterion[] {
-  const criteria: Criterion[] = [];
-  for (const [key, value] of params) {
-    if (RESULT_PARAMETERS.has(key)) continue;
-    const [name, modifier] = key.split(':', 2);
-    criteria.push({ name, modifier, values: splitValues(value) });
-  }
-  return criteria;
 }
 
 export function parseCount(value: string | null, fallback: number, max: number): number {

@@ -1,6 +1,5 @@
 import { errors } from '../../errors.js';
-import { parseCount } from '../../search/index.js';
-import { parseDateRange } from '../../search/date-range.js';
+import { parseCount, parseDateRange } from '../../search/index.js';
 import type { HistoryEntry } from '../../store/index.js';
 import { bundleJson, entryJson, pageUrl } from '../bundle.js';
 import { renderResource } from '../response.js';

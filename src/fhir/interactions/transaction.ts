@@ -3,7 +3,6 @@ import type { Resource } from '@medplum/fhirtypes';
 import { errors } from '../../errors.js';
 import { isResourceType } from '../../definitions/index.js';
 import { bundleJson } from '../bundle.js';
-import { findMatches } from '../../search/index.js';
 import { findSingleMatch } from '../conditional.js';
 import { parseEntry, requireBundle, type ParsedEntry } from '../transaction/entries.js';
 import { entryFailure, errorResponse, responseEntryJson } from '../transaction/entry-response.js';
@@ -129,7 +128,7 @@ async function resolveConditionalReferences(entries: ParsedEntry[], context: Int
     for (const reference of conditionalReferences(entry.request.body)) {
       if (ids.has(reference)) continue;
       const [type, criteria] = reference.split('?', 2) as [string, string];
-      const matches = await findMatches(context.tx ?? context.store.db, type, criteria);
+      const matches = await context.search.findMatches(context.tx ?? context.store.db, type, criteria);
       if (matches.length !== 1) {
         throw entryFailure(errors.unresolvedReference(reference, matches.length), entry.index, entry.request.method, entry.request.path);
       }

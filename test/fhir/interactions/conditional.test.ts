@@ -111,11 +111,11 @@ describe('conditional interactions', () => {
       expect(await countWithMrn(mrn)).toBe(1);
     });
 
-    it('answers 400 with a clear message for criteria on a parameter that is not _id or identifier', async () => {
+    it('answers 400 naming a parameter that Patient does not define, and creates nothing', async () => {
       await expectNothingWritten(async () => {
-        const response = await post(patient(), 'family=Chalmers');
+        const response = await post(patient(), 'favourite-colour=blue');
         expectOperationOutcome(response, 400);
-        expect(issueText(response)).toMatch(/"family".*not supported/);
+        expect(issueText(response)).toMatch(/Unknown search parameter "favourite-colour"/);
       });
     });
   });
@@ -207,11 +207,11 @@ describe('conditional interactions', () => {
       });
     });
 
-    it('answers 400 with a clear message for criteria on an unsupported parameter', async () => {
+    it('answers 400 naming a parameter that Patient does not define, and writes nothing', async () => {
       await expectNothingWritten(async () => {
-        const response = await put('birthdate=1974-12-25', patient());
+        const response = await put('birth-day=1974-12-25', patient());
         expectOperationOutcome(response, 400);
-        expect(issueText(response)).toMatch(/"birthdate".*not supported/);
+        expect(issueText(response)).toMatch(/Unknown search parameter "birth-day"/);
       });
     });
   });
@@ -246,10 +246,10 @@ describe('conditional interactions', () => {
       });
     });
 
-    it('answers 400 for criteria on an unsupported parameter', async () => {
-      const response = await patch('name=peter');
+    it('answers 400 for criteria on a parameter that Patient does not define', async () => {
+      const response = await patch('nickname=peter');
       expectOperationOutcome(response, 400);
-      expect(issueText(response)).toContain('"name"');
+      expect(issueText(response)).toContain('"nickname"');
     });
   });
 
@@ -295,11 +295,11 @@ describe('conditional interactions', () => {
       });
     });
 
-    it('answers 400 for criteria on an unsupported parameter, rather than deleting what it cannot judge', async () => {
+    it('answers 400 for criteria on a parameter that Patient does not define, rather than deleting what it cannot judge', async () => {
       await expectNothingWritten(async () => {
-        const response = await del('gender=male');
+        const response = await del('sex=male');
         expectOperationOutcome(response, 400);
-        expect(issueText(response)).toMatch(/"gender".*not supported/);
+        expect(issueText(response)).toMatch(/Unknown search parameter "sex"/);
       });
     });
   });

@@ -1,0 +1,63 @@
+import { evalFhirPathTyped, type TypedValue } from '@medplum/core';
+import type { ComponentParam } from '../registry.js';
+import { foldText } from '../fold.js';
+import { dateValues } from './date-values.js';
+import { numberValues, quantityValues } from './quantity-values.js';
+import { referenceValues } from './reference-values.js';
+import type { CompositeRow } from './rows.js';
+import { stringValues } from './string-values.js';
+import { tokenValues } from './token-values.js';
+
+export type CompositeValue = Omit<CompositeRow, 'param'>;
+type Slot = Partial<CompositeValue>;
+
+const EMPTY: CompositeValue = {
+  c1System: null, c1Code: null, c2System: null, c2Code: null, c2Text: null, c2Low: null, c2High: null,
+  c2CanonicalCode: null, c2CanonicalLow: null, c2CanonicalHigh: null, c2DateLow: null, c2DateHigh: null, c3Low: null, c3High: null,
+};
+
+/** The first component: a token, or a reference stored as `Type/id` in its code. */
+function firstSlots(component: ComponentParam, values: TypedValue[], baseUrl: string): Slot[] {
+  if (component.type === 'reference') {
+    return values.flatMap((v) => referenceValues(v, baseUrl)).filter((r) => r.targetType).map((r) => ({ c1Code: `${r.targetType}/${r.targetId}` }));
+  }
+  return values.flatMap(tokenValues).filter((t) => t.code).map((t) => ({ c1System: t.system, c1Code: t.code }));
+}
+
+function secondSlots(component: ComponentParam, values: TypedValue[]): Slot[] {
+  switch (component.type) {
+    case 'token':
+      return values.flatMap(tokenValues).map((t) => ({ c2System: t.system, c2Code: t.code, c2Text: t.text }));
+    case 'quantity':
+      return values.flatMap(quantityValues).map((q) => ({
+        c2System: q.system, c2Code: q.code, c2Low: q.low, c2High: q.high,
+        c2CanonicalCode: q.canonicalCode, c2CanonicalLow: q.canonicalLow, c2CanonicalHigh: q.canonicalHigh,
+      }));
+    case 'number':
+      return values.flatMap(numberValues).map((n) => ({ c2Low: n.low, c2High: n.high }));
+    case 'date':
+      return values.flatMap(dateValues).map((d) => ({ c2DateLow: d.low, c2DateHigh: d.high }));
+    case 'string':
+      return values.flatMap(stringValues).map((s) => ({ c2Text: foldText(s) }));
+    default:
+      return [];
+  }
+}
+
+function thirdSlots(component: ComponentParam, values: TypedValue[]): Slot[] {
+  return component.type === 'number' ? values.flatMap(numberValues).map((n) => ({ c3Low: n.low, c3High: n.high })) : [];
+}
+
+/**
+ * One composite element (e.g. an Observation, or one Observation.component): every combination of
+ * its components' values, so that a search matches only values that belong to the same element.
+ */
+export function compositeValues(element: TypedValue, components: ComponentParam[], baseUrl: string): CompositeValue[] {
+  const valuesOf = (component: ComponentParam) => evalFhirPathTyped(component.expression, [element]);
+  const slots: Slot[][] = [firstSlots(components[0], valuesOf(components[0]), baseUrl)];
+  if (components[1]) slots.push(secondSlots(components[1], valuesOf(components[1])));
+  if (components[2]) slots.push(thirdSlots(components[2], valuesOf(components[2])));
+  if (slots.some((s) => s.length === 0)) return [];
+  return slots.reduce<Slot[]>((combos, next) => combos.flatMap((combo) => next.map((slot) => ({ ...combo, ...slot }))), [{}])
+    .map((combo) => ({ ...EMPTY, ...combo }));
+}

@@ -1,0 +1,78 @@
+import { errors } from '../errors.js';
+import { isResourceType } from '../definitions/index.js';
+import type { Queryable, StoredVersion } from '../store/index.js';
+import { readMany } from '../store/read.js';
+import type { SearchParameterRegistry } from './registry.js';
+import type { IncludeRule } from './request.js';
+
+/** At most this many resources are added by `_include`/`_revinclude`, and `:iterate` goes this deep. */
+const MAX_INCLUDED = 1000;
+const MAX_ITERATIONS = 4;
+
+type Key = { resourceType: string; id: string };
+const keyOf = (r: Key) => `${r.resourceType}/${r.id}`;
+
+function checkRule(registry: SearchParameterRegistry, rule: IncludeRule, name: string): void {
+  if (rule.source === '*') return;
+  if (!isResourceType(rule.source)) throw errors.invalidSearchValue(name, `${rule.source}:${rule.param}`, `${rule.source} is not a resource type`);
+  if (rule.param === '*') return;
+  const param = registry.get(rule.source, rule.param);
+  if (param?.type !== 'reference') throw errors.invalidSearchValue(name, `${rule.source}:${rule.param}`, `${rule.param} is not a reference parameter of ${rule.source}`);
+  if (rule.target && !isResourceType(rule.target)) throw errors.invalidSearchValue(name, `${rule.source}:${rule.param}:${rule.target}`, `${rule.target} is not a resource type`);
+}
+
+/** The resources the given ones refer to through the rule's parameter (`_include`). */
+async function referencedBy(db: Queryable, rule: IncludeRule, from: Key[]): Promise<Key[]> {
+  const sources = rule.source === '*' ? from : from.filter((r) => r.resourceType === rule.source);
+  if (sources.length === 0) return [];
+  const { rows } = await db.query<{ resource_type: string; id: string }>(
+    `SELECT DISTINCT x.target_type AS resource_type, x.target_id AS id
+       FROM search_reference x JOIN unnest($1::text[], $2::text[]) AS s(resource_type, id) ON s.resource_type = x.resource_type AND s.id = x.id
+      WHERE x.target_type IS NOT NULL AND ($3::text IS NULL OR x.param = $3) AND ($4::text IS NULL OR x.target_type = $4)`,
+    [sources.map((s) => s.resourceType), sources.map((s) => s.id), rule.param === '*' ? null : rule.param, rule.target ?? null],
+  );
+  return rows.map((row) => ({ resourceType: row.resource_type, id: row.id }));
+}
+
+/** The resources of the rule's type that refer to the given ones through its parameter (`_revinclude`). */
+async function referringTo(db: Queryable, rule: IncludeRule, to: Key[]): Promise<Key[]> {
+  if (to.length === 0) return [];
+  const { rows } = await db.query<{ resource_type: string; id: string }>(
+    `SELECT DISTINCT x.resource_type, x.id
+       FROM search_reference x JOIN unnest($1::text[], $2::text[]) AS t(resource_type, id) ON t.resource_type = x.target_type AND t.id = x.target_id
+      WHERE ($3::text IS NULL OR x.resource_type = $3) AND ($4::text IS NULL OR x.param = $4)`,
+    [to.map((t) => t.resourceType), to.map((t) => t.id), rule.source === '*' ? null : rule.source, rule.param === '*' ? null : rule.param],
+  );
+  return rows.map((row) => ({ resourceType: row.resource_type, id: row.id }));
+}
+
+/**
+ * `_include` and `_revinclude` (search.html#include), with `:iterate` applied to what the previous
+ * round added, until nothing new comes (bounded). The matches themselves are never repeated.
+ */
+export async function includedResources(
+  db: Queryable,
+  registry: SearchParameterRegistry,
+  matches: StoredVersion[],
+  include: IncludeRule[],
+  revinclude: IncludeRule[],
+): Promise<StoredVersion[]> {
+  include.forEach((rule) => checkRule(registry, rule, '_include'));
+  revinclude.forEach((rule) => checkRule(registry, rule, '_revinclude'));
+  if (matches.length === 0 || (include.length === 0 && revinclude.length === 0)) return [];
+  const seen = new Set(matches.map(keyOf));
+  const included: StoredVersion[] = [];
+  let frontier: Key[] = matches;
+  for (let round = 0; round < MAX_ITERATIONS && frontier.length > 0 && included.length < MAX_INCLUDED; round++) {
+    const rules = (list: IncludeRule[]) => (round === 0 ? list : list.filter((r) => r.iterate));
+    const found = [
+      ...(await Promise.all(rules(include).map((rule) => referencedBy(db, rule, frontier)))).flat(),
+      ...(await Promise.all(rules(revinclude).map((rule) => referringTo(db, rule, frontier)))).flat(),
+    ].filter((key) => !seen.has(keyOf(key)));
+    for (const key of found) seen.add(keyOf(key));
+    const added = (await readMany(db, found.slice(0, MAX_INCLUDED - included.length))).filter((v) => !v.deleted);
+    included.push(...added);
+    frontier = added;
+  }
+  return included;
+}

@@ -1,0 +1,122 @@
+import { errors, FhirError } from '../../errors.js';
+import { isResourceType } from '../../definitions/index.js';
+import type { ParamType, SearchParam } from '../registry.js';
+import type { BuildContext, CriterionBuilder } from './context.js';
+import { fragment, or, type SqlFragment } from './fragment.js';
+import { compositeCriterion } from './params/composite.js';
+import { dateCriterion, lastUpdatedCriterion } from './params/date.js';
+import { numberCriterion } from './params/number.js';
+import { quantityCriterion } from './params/quantity.js';
+import { referenceCriterion } from './params/reference.js';
+import { fullTextCriterion, idCriterion, listCriterion } from './params/special.js';
+import { stringCriterion } from './params/string.js';
+import { tokenCriterion } from './params/token.js';
+import { uriCriterion } from './params/uri.js';
+
+const BY_TYPE: Partial<Record<ParamType, CriterionBuilder>> = {
+  string: stringCriterion,
+  token: tokenCriterion,
+  date: dateCriterion,
+  number: numberCriterion,
+  quantity: quantityCriterion,
+  reference: referenceCriterion,
+  uri: uriCriterion,
+  composite: compositeCriterion,
+};
+
+/** Parameters that are not (only) index rows. */
+const SPECIAL: Record<string, CriterionBuilder> = {
+  _id: idCriterion,
+  _lastUpdated: lastUpdatedCriterion,
+  _text: fullTextCriterion('narrative'),
+  _content: fullTextCriterion('content'),
+  _list: listCriterion,
+};
+
+/** A parameter the searched types do not define: the caller ignores it with a warning, or refuses it (strict). */
+export class UnknownParameterError extends FhirError {
+  constructor(readonly parameter: string, types: string[]) {
+    super(400, 'unknown-parameter', 'not-supported', `Unknown search parameter "${parameter}" for ${types.length ? types.join(', ') : 'all types'}`);
+  }
+}
+
+/** The parameter `name` as all the searched types define it; they must agree on its type. */
+function lookup(context: BuildContext, types: string[], name: string, written: string): SearchParam {
+  const params = types.map((type) => context.registry.get(type, name));
+  if (params.length === 0 || params.some((p) => !p)) throw new UnknownParameterError(written, types);
+  const [first] = params as SearchParam[];
+  if (params.some((p) => p?.type !== first.type)) throw errors.badRequest(`Parameter "${name}" has different types across ${types.join(', ')}`);
+  if (first.type === 'special') throw errors.badRequest(`Parameter "${name}" is not supported`);
+  return first;
+}
+
+/**
+ * `ref[:Type].rest=values` (search.html#chaining): some reference of the parameter points at a
+ * resource, of one of its target types, that meets `rest`, itself possibly chained.
+ */
+async function chainCondition(context: BuildContext, types: string[], head: string, rest: string, values: string[], alias: string): Promise<SqlFragment> {
+  const [name, typeModifier] = head.split(':');
+  const param = lookup(context, types, name, head);
+  if (param.type !== 'reference') throw errors.badRequest(`"${head}" cannot be chained: it is not a reference parameter`);
+  if (typeModifier && !isResourceType(typeModifier)) throw errors.badRequest(`"${head}": ${typeModifier} is not a resource type`);
+  const targets = typeModifier ? [typeModifier] : param.targets.filter(isResourceType);
+  const restName = rest.split(/[.:]/)[0];
+  const searchable = targets.filter((t) => restName === '_has' || restName in SPECIAL || context.registry.get(t, restName));
+  if (searchable.length === 0) throw new UnknownParameterError(`${head}.${rest}`, targets);
+  const c = context.alias('c');
+  const target = context.alias('r');
+  const perType = await Promise.all(
+    searchable.map(async (t) => {
+      const inner = await criterionCondition(context, [t], rest, values, target);
+      return { sql: `${c}.target_type = $? AND (${inner.sql})`, values: [t, ...inner.values] };
+    }),
+  );
+  const condition = or(perType);
+  return {
+    sql: `EXISTS (SELECT 1 FROM search_reference ${c} JOIN resource ${target} ON ${target}.resource_type = ${c}.target_type AND ${target}.id = ${c}.target_id AND NOT ${target}.deleted
+      WHERE ${c}.resource_type = ${alias}.resource_type AND ${c}.id = ${alias}.id AND ${c}.param = $? AND (${condition.sql}))`,
+    values: [param.code, ...condition.values],
+  };
+}
+
+/**
+ * `_has:Type:ref:rest=values` (search.html#has): some resource of `Type` whose `ref` points at this
+ * one meets `rest` (which may itself be a `_has`).
+ */
+async function hasCondition(context: BuildContext, key: string, values: string[], alias: string): Promise<SqlFragment> {
+  const [, type, refName, ...restParts] = key.split(':');
+  const rest = restParts.join(':');
+  if (!type || !refName || !rest) throw errors.badRequest(`Malformed "${key}": expected _has:Type:reference-parameter:parameter`);
+  if (!isResourceType(type)) throw errors.unknownType(type);
+  const param = lookup(context, [type], refName, key);
+  if (param.type !== 'reference') throw errors.badRequest(`"${key}": ${refName} is not a reference parameter of ${type}`);
+  const h = context.alias('h');
+  const source = context.alias('r');
+  const inner = await criterionCondition(context, [type], rest, values, source);
+  return {
+    sql: `EXISTS (SELECT 1 FROM search_reference ${h} JOIN resource ${source} ON ${source}.resource_type = ${h}.resource_type AND ${source}.id = ${h}.id AND NOT ${source}.deleted
+      WHERE ${h}.resource_type = $? AND ${h}.param = $? AND ${h}.target_type = ${alias}.resource_type AND ${h}.target_id = ${alias}.id AND (${inner.sql}))`,
+    values: [type, param.code, ...inner.values],
+  };
+}
+
+/**
+ * The SQL condition of one search criterion (`key=values`, values ORed) on the resource row `alias`
+ * of one of `types`: plain, chained, or reverse-chained, to any depth.
+ */
+export async function criterionCondition(context: BuildContext, types: string[], key: string, values: string[], alias: string): Promise<SqlFragment> {
+  if (key.startsWith('_has:')) return hasCondition(context, key, values, alias);
+  const dot = key.indexOf('.');
+  if (dot > 0) return chainCondition(context, types, key.slice(0, dot), key.slice(dot + 1), values, alias);
+  const [name, modifier] = key.split(':', 2) as [string, string | undefined];
+  const special = SPECIAL[name];
+  if (special) {
+    const param = { code: name, type: 'special', url: '', targets: [] } as SearchParam;
+    return special(context, { name: key, param, modifier, values }, alias);
+  }
+  const param = lookup(context, types, name, key);
+  const builder = BY_TYPE[param.type];
+  if (!builder) throw errors.badRequest(`Parameter "${name}" (${param.type}) is not searchable`);
+  if (values.length === 0 || values.every((v) => v === '')) return fragment('TRUE');
+  return builder(context, { name: key, param, modifier, values }, alias);
+}

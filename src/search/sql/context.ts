@@ -1,0 +1,56 @@
+import type { Queryable } from '../../store/index.js';
+import type { SearchParam, SearchParameterRegistry } from '../registry.js';
+import type { Terminology } from '../terminology.js';
+import { errors } from '../../errors.js';
+import { fragment, wrap, type SqlFragment } from './fragment.js';
+
+/** What building one search's SQL needs: the parameters, the terminology, and fresh table aliases. */
+export class BuildContext {
+  private aliases = 0;
+
+  constructor(
+    readonly registry: SearchParameterRegistry,
+    readonly terminology: Terminology,
+    readonly db: Queryable,
+    readonly baseUrl: string,
+  ) {}
+
+  alias(prefix: string): string {
+    return `${prefix}${++this.aliases}`;
+  }
+}
+
+/** One criterion on one parameter: `name[:modifier]=value1,value2` (the values are ORed). */
+export interface ParamCriterion {
+  /** The parameter as written, for error messages. */
+  name: string;
+  param: SearchParam;
+  modifier?: string;
+  values: string[];
+}
+
+/** Builds the condition of one criterion on the resource row `alias` (a `resource` table alias). */
+export type CriterionBuilder = (context: BuildContext, criterion: ParamCriterion, alias: string) => Promise<SqlFragment> | SqlFragment;
+
+/**
+ * `EXISTS` an index row of this parameter for the resource `alias`, meeting `condition` (written
+ * against the index table's alias, which it is given).
+ */
+export function indexExists(context: BuildContext, table: string, alias: string, param: string, condition: (x: string) => SqlFragment): SqlFragment {
+  const x = context.alias('x');
+  const inner = condition(x);
+  return {
+    sql: `EXISTS (SELECT 1 FROM ${table} ${x} WHERE ${x}.resource_type = ${alias}.resource_type AND ${x}.id = ${alias}.id AND ${x}.param = $? AND (${inner.sql}))`,
+    values: [param, ...inner.values],
+  };
+}
+
+/** `:missing=true|false`: the resource has no / some indexed value for the parameter. */
+export function missingCondition(context: BuildContext, table: string, alias: string, criterion: ParamCriterion): SqlFragment {
+  const value = criterion.values[0];
+  if (criterion.values.length !== 1 || (value !== 'true' && value !== 'false')) {
+    throw errors.invalidSearchValue(`${criterion.name}:missing`, criterion.values.join(','), 'expected true or false');
+  }
+  const exists = indexExists(context, table, alias, criterion.param.code, () => fragment('TRUE'));
+  return value === 'true' ? wrap('NOT ', exists, '') : exists;
+}
