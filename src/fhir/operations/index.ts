@@ -1,6 +1,7 @@
 import { errors } from '../../errors.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { metaAddOperation, metaDeleteOperation, metaOperation } from './meta.js';
+import { reindexOperation } from './reindex.js';
 import { validateOperation } from './validate.js';
 
 export type OperationLevel = 'system' | 'type' | 'instance';
@@ -9,8 +10,8 @@ type OperationHandler = (request: FhirRequest, context: InteractionContext, type
 
 export interface OperationEntry {
   name: string;
-  /** The canonical OperationDefinition, named in the CapabilityStatement. */
-  definition: string;
+  /** The canonical OperationDefinition, named in the CapabilityStatement: R4's, or ours, served at [base]/OperationDefinition/[name]. */
+  definition: string | 'own';
   levels: OperationLevel[];
   /** Operations that change state take POST only (operations.html#executing). */
   methods: ('GET' | 'POST')[];
@@ -39,6 +40,13 @@ export const OPERATIONS: OperationEntry[] = [
     levels: ['instance'],
     methods: ['POST'],
     handler: (req, ctx, type, id) => metaAddOperation(req, ctx, type as string, id as string),
+  },
+  {
+    name: 'reindex',
+    definition: 'own',
+    levels: ['system', 'type', 'instance'],
+    methods: ['GET', 'POST'],
+    handler: reindexOperation,
   },
   {
     name: 'meta-delete',

@@ -88,11 +88,22 @@ describe('capabilities', () => {
     }
   });
 
-  it('names the search parameters served: _id everywhere, identifier where the type has one', () => {
+  it('lists every R4 search parameter of each type, with the modifiers that work, and nothing it does not serve', () => {
     const byType = new Map(resources.map((r) => [r.type, r]));
-    const names = (type: string) => (byType.get(type)?.searchParam ?? []).map((p) => p.name);
-    expect(names('Patient')).toEqual(['_id', 'identifier']);
-    expect(names('Binary')).toEqual(['_id']);
+    const params = (type: string) => byType.get(type)?.searchParam ?? [];
+    const names = (type: string) => params(type).map((p) => p.name);
+    expect(names('Patient')).toEqual(
+      expect.arrayContaining(['_id', '_lastUpdated', '_tag', '_profile', '_text', 'name', 'family', 'birthdate', 'identifier', 'general-practitioner']),
+    );
+    expect(names('Binary')).toEqual(expect.arrayContaining(['_id', '_lastUpdated']));
+    expect(names('Binary')).not.toContain('_text'); // Binary is not a DomainResource: no narrative
+    expect(names('Location')).not.toContain('near'); // `near` is not served
+    const name = params('Patient').find((p) => p.name === 'name');
+    expect(name).toMatchObject({ type: 'string', definition: 'http://hl7.org/fhir/SearchParameter/Patient-name' });
+    expect(name?.documentation).toContain('Modifiers: :exact, :contains, :missing.');
+    const gp = params('Patient').find((p) => p.name === 'general-practitioner');
+    expect(gp?.documentation).toContain('Can be chained.');
+    expect(byType.get('Observation')?.searchInclude).toContain('Observation:patient');
     for (const resource of resources) expect(names(resource.type)).toContain('_id');
   });
 
@@ -127,7 +138,7 @@ describe('capabilities', () => {
     const response = await fhirRequest(server.app, 'POST', '/fhir/CapabilityStatement/$validate', statement);
     expect(response.status).toBe(200);
     const errors = response.body.issue.filter((i: { severity: string }) => i.severity === 'error' || i.severity === 'fatal');
-    expect(errors).toEqual([]);
+    expect(errors.map((e: { expression?: string[]; diagnostics?: string }) => [e.expression?.[0], e.diagnostics])).toEqual([]);
   });
 
   it('answers HEAD and _format=json too', async () => {
