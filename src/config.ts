@@ -11,6 +11,21 @@ export interface Config {
   bodyLimit: number;
   /** `$reindex` of up to this many resources is done within the request; more become a background job. */
   reindexInlineLimit: number;
+  /** The bootstrap confidential client (CONTRACT.md), when both are set. */
+  adminClientId?: string;
+  adminClientSecret?: string;
+  /** FHIR API requests per minute per client; 0 turns the limit off. */
+  rateLimitPerMinute: number;
+  /** Rest-hook endpoints and client jwks_uris may be loopback or private addresses (tests, development). */
+  allowPrivateCallbacks: boolean;
+  /** How long `Appointment/$hold` holds slots, in seconds. */
+  appointmentHoldSeconds: number;
+  /** How often each process frees expired holds, in milliseconds. */
+  appointmentHoldSweepMs: number;
+  /** Failed rest-hook deliveries of one notification before its Subscription's status becomes `error`. */
+  subscriptionMaxAttempts: number;
+  /** The first retry delay of a failed rest-hook delivery; each later one doubles it. */
+  subscriptionRetryBaseMs: number;
 }
 
 export function loadDotEnv(path = '.env'): void {
@@ -32,6 +47,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: parseByteSize(env.BODY_LIMIT ?? '64mb'),
     reindexInlineLimit: Number(env.REINDEX_INLINE_LIMIT ?? 1000),
+    adminClientId: env.ADMIN_CLIENT_ID || undefined,
+    adminClientSecret: env.ADMIN_CLIENT_SECRET || undefined,
+    rateLimitPerMinute: Number(env.RATE_LIMIT_PER_MINUTE ?? 10000),
+    allowPrivateCallbacks: env.ALLOW_PRIVATE_CALLBACKS === 'true',
+    appointmentHoldSeconds: Number(env.APPOINTMENT_HOLD_SECONDS ?? 300),
+    appointmentHoldSweepMs: Number(env.APPOINTMENT_HOLD_SWEEP_MS ?? 1000),
+    subscriptionMaxAttempts: Math.max(1, Number(env.SUBSCRIPTION_MAX_ATTEMPTS ?? 5)),
+    subscriptionRetryBaseMs: Math.max(0, Number(env.SUBSCRIPTION_RETRY_BASE_MS ?? 1000)),
   };
 }
 

@@ -93,6 +93,20 @@ export const errors = {
   payloadTooLarge: (limit: number) => new FhirError(413, 'payload-too-large', 'too-costly', `Request body exceeds the limit of ${limit} bytes`),
   unsupportedMediaType: (contentType: string) =>
     new FhirError(415, 'unsupported-media-type', 'not-supported', `Content-Type "${contentType}" is not supported; send application/fhir+json`),
+  slotTaken: (slot: string) =>
+    new FhirError(409, 'slot-taken', 'conflict', `${slot} is already taken: another appointment holds or booked it. Find another slot and try again`),
+  slotUnavailable: (slot: string, status: string) =>
+    new FhirError(409, 'slot-unavailable', 'conflict', `${slot} cannot be booked: its status is ${status}`),
+  appointmentOverlap: (actor: string, other: string) =>
+    new FhirError(409, 'appointment-overlap', 'conflict', `${actor} already has ${other} at an overlapping time, and the slot is not overbookable`),
+  holdExpired: (appointment: string, expired: string) =>
+    new FhirError(409, 'hold-expired', 'conflict', `The hold on ${appointment} expired at ${expired}; find and hold a slot again`),
+  slotInUse: (slot: string, appointments: string[]) =>
+    new FhirError(409, 'slot-in-use', 'conflict', `${slot} is used by ${appointments.join(', ')}; cancel or move the appointment first`),
+  invalidTransition: (resource: string, from: string, to: string, allowed: readonly string[]) => {
+    const message = `${resource} cannot go from ${from} to ${to}; allowed from ${from}: ${allowed.length ? allowed.join(', ') : 'none (final status)'}`;
+    return new FhirError(422, 'invalid-transition', 'business-rule', message, [issueAt('Appointment.status', message, 'business-rule')]);
+  },
   businessRule: (message: string, expression?: string) =>
     new FhirError(422, 'business-rule', 'business-rule', message, expression ? [issueAt(expression, message, 'business-rule')] : []),
   tooManyRequests: (retryAfterSeconds: number) =>

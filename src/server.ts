@@ -5,8 +5,14 @@ import { errors } from './errors.js';
 import { fhirHttp } from './fhir/http.js';
 import { storeOwnOperationDefinitions } from './fhir/operations/definitions.js';
 import { assertValidResource } from './fhir/validation/index.js';
+import { Scheduling } from './resources/index.js';
 import { SearchEngine } from './search/index.js';
+import { adminUsersHttp } from './smart-auth/admin-users.js';
+import { smartAuthHttp } from './smart-auth/http.js';
+import { AuditLog } from './smart-auth/audit/index.js';
+import { SmartAuth, writeAccessHook } from './smart-auth/index.js';
 import { Database, Store } from './store/index.js';
+import { Subscriptions } from './subscriptions/index.js';
 
 /** Fastify answers a URL it cannot decode before any route or error handler runs: a FHIR error too. */
 function badUrl(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
@@ -18,6 +24,7 @@ export interface ServerParts {
   app: FastifyInstance;
   store: Store;
   search: SearchEngine;
+  auth: SmartAuth;
 }
 
 /**
@@ -36,8 +43,32 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
     },
   });
   for (const hook of search.writeHooks()) store.addWriteHook(hook);
+  store.addWriteHook(writeAccessHook(search));
+  // Domain rules, once the requester may make the change at all: availability, booking, answers.
+  const scheduling = new Scheduling(store, search, fhirBaseUrl, db, {
+    holdSeconds: config.appointmentHoldSeconds,
+    holdSweepMs: config.appointmentHoldSweepMs,
+    log: { warn: (object, message) => app.log.warn(object, message) },
+  });
+  for (const hook of scheduling.writeHooks()) store.addWriteHook(hook);
   await search.start(db);
   await storeOwnOperationDefinitions(store, fhirBaseUrl);
+  const auth = new SmartAuth(db, { issuer: config.baseUrl, fhirBaseUrl });
+  await auth.start();
+  // Subscriptions on the write path only check Subscriptions and topics and keep their state; they
+  // are matched and delivered from the change feed after commit (src/subscriptions).
+  const subscriptions = new Subscriptions({
+    db,
+    store,
+    search,
+    auth,
+    fhirBaseUrl,
+    allowPrivateCallbacks: config.allowPrivateCallbacks,
+    maxAttempts: config.subscriptionMaxAttempts,
+    retryBaseMs: config.subscriptionRetryBaseMs,
+  });
+  for (const hook of subscriptions.writeHooks()) store.addWriteHook(hook);
+  await subscriptions.storeTopics();
 
   const app = Fastify({
     logger,
@@ -47,13 +78,22 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
     forceCloseConnections: 'idle',
     frameworkErrors: badUrl,
   });
+  // Last on the write path: a change is audited once every rule has let it through.
+  const audit = new AuditLog(store, app.log);
+  store.addWriteHook(audit.writeHook());
   // close() only ends idle connections: the keep-alive connection of a request in flight would hold
   // the shutdown open until its idle timeout, so a response sent while closing ends its connection.
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onClose', async () => search.stop());
+  app.addHook('onClose', async () => {
+    await subscriptions.stop();
+    await scheduling.stop();
+    await audit.flush();
+    await search.stop();
+    await auth.stop();
+  });
   app.addHook('onSend', async (_request, reply, payload) => {
     if (closing) reply.header('connection', 'close');
     return payload;
@@ -68,10 +108,25 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
     const ready = await db.isReady();
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'database unavailable' });
   });
-  await app.register(fhirHttp, { prefix: '/fhir', store, search, fhirBaseUrl, bodyLimit: config.bodyLimit });
+  await subscriptions.registerRoutes(app);
+  await app.register(fhirHttp, {
+    prefix: '/fhir',
+    store,
+    search,
+    auth,
+    audit,
+    fhirBaseUrl,
+    bodyLimit: config.bodyLimit,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+  });
+  await app.register(adminUsersHttp, { auth });
+  await app.register(smartAuthHttp, { auth, config, fhirBaseUrl });
   app.setNotFoundHandler((request, reply) => {
     const error = errors.unknownRoute(request.method, request.url);
     return reply.code(404).type('application/fhir+json; charset=utf-8').send(JSON.stringify(error.toOperationOutcome()));
   });
-  return { app, store, search };
+  // Frees the holds that expired while no process ran, then sweeps on a timer (stopped on close).
+  await scheduling.start();
+  await subscriptions.start(app.log);
+  return { app, store, search, auth };
 }

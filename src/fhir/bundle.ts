@@ -31,7 +31,8 @@ export function bundleJson(head: { type: string; total?: number; link?: BundleLi
   fields.push(`"type":${JSON.stringify(head.type)}`);
   if (head.total !== undefined) fields.push(`"total":${head.total}`);
   if (head.link?.length) fields.push(`"link":${JSON.stringify(head.link)}`);
-  fields.push(`"entry":[${entries.join(',')}]`);
+  // FHIR JSON has no empty arrays (json.html): an empty page, `_summary=count`, `_count=0` have no `entry`.
+  if (entries.length) fields.push(`"entry":[${entries.join(',')}]`);
   return `{${fields.join(',')}}`;
 }
 
@@ -43,5 +44,6 @@ export function pageUrl(baseUrl: string, path: string, query: URLSearchParams, c
     else params.set(name, value);
   }
   const qs = params.toString();
-  return `${baseUrl}/${path}${qs ? `?${qs}` : ''}`;
+  // A system-level search is `[base]?...`, not `[base]/?...`.
+  return `${baseUrl}${path ? `/${path}` : ''}${qs ? `?${qs}` : ''}`;
 }

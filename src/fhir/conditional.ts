@@ -15,7 +15,7 @@ export async function findConditionalMatches(context: InteractionContext, type: 
   const normalized = [...params].filter(([name]) => !isResultParameter(name)).sort(([a], [b]) => a.localeCompare(b));
   if (normalized.length === 0) throw errors.badRequest(`Conditional criteria for ${type} are empty: "${criteria}"`);
   await context.store.lockKey(context.tx, `${type}?${new URLSearchParams(normalized).toString()}`);
-  return context.search.findMatches(context.tx, type, criteria);
+  return context.search.findMatches(context.tx, type, criteria, 2, context.access);
 }
 
 /** Exactly one match or none; many is 412 (http.html#cond-update, #ccreate). */

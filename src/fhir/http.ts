@@ -1,6 +1,19 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors, FhirError } from '../errors.js';
 import type { SearchEngine } from '../search/index.js';
+import { ANONYMOUS, type AccessPolicy, type SmartAuth } from '../smart-auth/index.js';
+import { rateLimit } from '../smart-auth/rate-limit.js';
+import { interactionEvent, type AuditLog } from '../smart-auth/audit/index.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The requester's compiled access policy, set by the FHIR plugin's first hook. */
+    access: AccessPolicy | null;
+    /** The FHIR interaction the request was, once routed. */
+    fhir: FhirRequest | null;
+  }
+}
+import { accessPolicyOf, isPublic } from './authenticate.js';
 import type { Store } from '../store/index.js';
 import { responseFormat, type ResponseFormat } from './content-negotiation.js';
 import { dispatch } from './router.js';
@@ -9,6 +22,10 @@ import type { FhirRequest, FhirResponse } from './types.js';
 export interface FhirHttpOptions {
   store: Store;
   search: SearchEngine;
+  auth: SmartAuth;
+  /** FHIR API requests per minute per client (0: no limit). */
+  rateLimitPerMinute: number;
+  audit: AuditLog;
   /** The public FHIR base URL (BASE_URL + /fhir). */
   fhirBaseUrl: string;
   bodyLimit: number;
@@ -37,17 +54,19 @@ function header(request: FastifyRequest, name: string): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-function decodePath(path: string): string {
+/** The URL's path below the FHIR base, decoded, and its query; only the first `?` starts the query (a value may hold another). */
+function splitUrl(url: string): { path: string; query: string } {
+  const mark = url.indexOf('?');
+  const rawPath = (mark < 0 ? url : url.slice(0, mark)).replace(/^\/fhir\/?/, '').replace(/\/+$/, '');
   try {
-    return decodeURIComponent(path);
+    return { path: decodeURIComponent(rawPath), query: mark < 0 ? '' : url.slice(mark + 1) };
   } catch {
-    throw errors.badRequest(`Malformed URL path "${path}"`);
+    throw errors.badRequest(`Malformed URL path "${rawPath}"`);
   }
 }
 
 function toFhirRequest(request: FastifyRequest): FhirRequest {
-  const [rawPath, rawQuery = ''] = request.url.split('?', 2) as [string, string?];
-  const path = decodePath(rawPath.replace(/^\/fhir\/?/, '').replace(/\/+$/, ''));
+  const { path, query: rawQuery } = splitUrl(request.url);
   return {
     method: request.method,
     path,
@@ -96,6 +115,40 @@ function toFhirError(error: FastifyError | FhirError, request: FastifyRequest, b
   }
 }
 
+/** The audit record of a request that changed nothing: what was asked, by whom, and the answer's status. */
+function auditedInteraction(fhir: FhirRequest, request: FastifyRequest, status: number) {
+  const [type, id] = fhir.path.split('/');
+  const reference = type && id && !id.startsWith('$') && !id.startsWith('_') ? `${type}/${id}` : undefined;
+  const query = fhir.interaction?.startsWith('search') ? fhir.query.toString() : undefined;
+  return interactionEvent({
+    interaction: fhir.interaction ?? 'unknown',
+    requester: { access: request.access ?? undefined, address: request.ip },
+    status,
+    reference,
+    query,
+  });
+}
+
+/**
+ * SMART apps running in a browser call the API from their own origin with a bearer token (never a
+ * cookie), so any origin may: every response allows it and a CORS preflight is answered here.
+ */
+const CORS_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+const CORS_HEADERS = 'authorization, content-type, accept, if-match, if-none-match, if-none-exist, if-modified-since, prefer';
+const CORS_EXPOSED = 'location, content-location, etag, last-modified, www-authenticate, retry-after';
+
+function allowCrossOrigin(request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+  reply.header('access-control-allow-origin', '*');
+  reply.header('access-control-expose-headers', CORS_EXPOSED);
+  if (request.method !== 'OPTIONS') return undefined;
+  return reply
+    .code(204)
+    .header('access-control-allow-methods', CORS_METHODS)
+    .header('access-control-allow-headers', header(request, 'access-control-request-headers') ?? CORS_HEADERS)
+    .header('access-control-max-age', '600')
+    .send();
+}
+
 /** The FHIR REST API under /fhir: HTTP in, FhirRequest to the router, FhirResponse out. */
 export async function fhirHttp(app: FastifyInstance, options: FhirHttpOptions): Promise<void> {
   app.removeAllContentTypeParsers();
@@ -111,14 +164,38 @@ export async function fhirHttp(app: FastifyInstance, options: FhirHttpOptions): 
     return send(reply, response, 'application/fhir+json', false);
   });
 
+  // A preflight is answered before anything else (it carries no token); every answer allows other origins.
+  app.addHook('onRequest', async (request, reply) => allowCrossOrigin(request, reply));
+  // Who is asking is known before anything else runs: the rate limit counts per client.
+  app.decorateRequest('access', null);
+  app.addHook('onRequest', async (request) => {
+    request.access = isPublic(request.method, splitUrl(request.url).path) ? ANONYMOUS : await accessPolicyOf(request, options.auth);
+  });
+  rateLimit(app, { perMinute: options.rateLimitPerMinute, keyOf: (request) => request.access?.clientId ?? request.ip });
+  app.decorateRequest('fhir', null);
+  // Successful writes are audited inside their own transaction (the write hook); everything else here.
+  app.addHook('onResponse', async (request, reply) => {
+    const fhir = request.fhir;
+    if (!fhir) return;
+    const wroteAndAudited = reply.statusCode < 400 && ['create', 'update', 'patch', 'delete'].includes(fhir.interaction ?? '');
+    if (wroteAndAudited) return;
+    options.audit.record(auditedInteraction(fhir, request, reply.statusCode));
+  });
+
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const query = request.query as Record<string, string | undefined>;
     const format = responseFormat(query._format, header(request, 'accept'));
-    const context = { store: options.store, search: options.search, baseUrl: options.fhirBaseUrl, log: request.log };
-    const response = await dispatch(toFhirRequest(request), context);
+    const fhirRequest = toFhirRequest(request);
+    request.fhir = fhirRequest;
+    const context = { store: options.store, search: options.search, access: request.access as AccessPolicy, baseUrl: options.fhirBaseUrl, log: request.log };
+    const response = await dispatch(fhirRequest, context);
     return send(reply, response, format, isPretty(request));
   };
   const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
   app.route({ method: [...methods], url: '/', handler, exposeHeadRoute: false });
   app.route({ method: [...methods], url: '/*', handler, exposeHeadRoute: false });
+  // Answered by the CORS hook above; the routes only make the preflight reach it.
+  const preflight = async (_request: FastifyRequest, reply: FastifyReply) => reply.code(204).send();
+  app.route({ method: 'OPTIONS', url: '/', handler: preflight });
+  app.route({ method: 'OPTIONS', url: '/*', handler: preflight });
 }

@@ -16,12 +16,25 @@ import type { FhirRequest, FhirResponse, InteractionContext } from './types.js';
 
 type Handler = () => Promise<FhirResponse>;
 
-/** Picks the handler for the request's method among those a URL pattern allows; 405 names the allowed ones. */
-function byMethod(request: FhirRequest, handlers: Partial<Record<string, Handler>>): Promise<FhirResponse> {
+/**
+ * Picks the handler for the request's method among those a URL pattern allows (405 names the
+ * allowed ones), and notes on the request which FHIR interaction it is (for the audit record).
+ */
+function byMethod(request: FhirRequest, handlers: Partial<Record<string, [interaction: string, handler: Handler]>>): Promise<FhirResponse> {
   const method = request.method === 'HEAD' ? 'GET' : request.method;
-  const handler = handlers[method];
-  if (!handler) throw errors.methodNotAllowed(request.method, `/${request.path}`, Object.keys(handlers));
-  return handler();
+  const chosen = handlers[method];
+  if (!chosen) throw errors.methodNotAllowed(request.method, `/${request.path}`, Object.keys(handlers));
+  request.interaction = chosen[0];
+  return chosen[1]();
+}
+
+function operation(request: FhirRequest, run: () => Promise<FhirResponse>): Promise<FhirResponse> {
+  request.interaction = 'operation';
+  return run();
+}
+
+function isTransaction(request: FhirRequest): boolean {
+  return (request.body as { type?: string } | undefined)?.type === 'transaction';
 }
 
 function operationName(segment: string | undefined): string | undefined {
@@ -45,47 +58,47 @@ export function dispatch(request: FhirRequest, context: InteractionContext): Pro
   const [first, second, third, fourth] = segments;
   if (segments.length === 0) {
     return byMethod(request, {
-      GET: () => search(request, context),
-      POST: () => batchOrTransaction(request, context, dispatch),
+      GET: ['search-system', () => search(request, context)],
+      POST: [isTransaction(request) ? 'transaction' : 'batch', () => batchOrTransaction(request, context, dispatch)],
     });
   }
   if (segments.length === 1) {
     const system = operationName(first);
-    if (system) return runOperation(system, 'system', request, context);
-    if (first === 'metadata') return byMethod(request, { GET: () => capabilities(request, context) });
-    if (first === '_history') return byMethod(request, { GET: () => history(request, context) });
-    if (first === '_search') return byMethod(request, { POST: () => search(request, context) });
+    if (system) return operation(request, () => runOperation(system, 'system', request, context));
+    if (first === 'metadata') return byMethod(request, { GET: ['capabilities', () => capabilities(request, context)] });
+    if (first === '_history') return byMethod(request, { GET: ['history-system', () => history(request, context)] });
+    if (first === '_search') return byMethod(request, { POST: ['search-system', () => search(request, context)] });
     requireType(first);
     return byMethod(request, {
-      GET: () => search(request, context, first),
-      POST: () => create(request, context, first),
-      PUT: () => conditionalUpdate(request, context, first),
-      PATCH: () => conditionalPatch(request, context, first),
-      DELETE: () => conditionalDelete(request, context, first),
+      GET: ['search-type', () => search(request, context, first)],
+      POST: ['create', () => create(request, context, first)],
+      PUT: ['update', () => conditionalUpdate(request, context, first)],
+      PATCH: ['patch', () => conditionalPatch(request, context, first)],
+      DELETE: ['delete', () => conditionalDelete(request, context, first)],
     });
   }
   requireType(first);
   if (segments.length === 2) {
     const typeOperation = operationName(second);
-    if (typeOperation) return runOperation(typeOperation, 'type', request, context, first);
-    if (second === '_search') return byMethod(request, { POST: () => search(request, context, first) });
-    if (second === '_history') return byMethod(request, { GET: () => history(request, context, first) });
+    if (typeOperation) return operation(request, () => runOperation(typeOperation, 'type', request, context, first));
+    if (second === '_search') return byMethod(request, { POST: ['search-type', () => search(request, context, first)] });
+    if (second === '_history') return byMethod(request, { GET: ['history-type', () => history(request, context, first)] });
     requireId(second);
     return byMethod(request, {
-      GET: () => read(request, context, first, second),
-      PUT: () => update(request, context, first, second),
-      PATCH: () => patch(request, context, first, second),
-      DELETE: () => deleteInteraction(request, context, first, second),
+      GET: ['read', () => read(request, context, first, second)],
+      PUT: ['update', () => update(request, context, first, second)],
+      PATCH: ['patch', () => patch(request, context, first, second)],
+      DELETE: ['delete', () => deleteInteraction(request, context, first, second)],
     });
   }
   requireId(second);
   const instanceOperation = operationName(third);
-  if (segments.length === 3 && instanceOperation) return runOperation(instanceOperation, 'instance', request, context, first, second);
-  if (segments.length === 3 && third === '_history') return byMethod(request, { GET: () => history(request, context, first, second) });
-  if (segments.length === 4 && third === '_history') return byMethod(request, { GET: () => vread(request, context, first, second, fourth) });
+  if (segments.length === 3 && instanceOperation) return operation(request, () => runOperation(instanceOperation, 'instance', request, context, first, second));
+  if (segments.length === 3 && third === '_history') return byMethod(request, { GET: ['history-instance', () => history(request, context, first, second)] });
+  if (segments.length === 4 && third === '_history') return byMethod(request, { GET: ['vread', () => vread(request, context, first, second, fourth)] });
   if (segments.length === 3 && (third === '*' || isResourceType(third))) {
     const compartment = { type: first, id: second, member: third };
-    return byMethod(request, { GET: () => search(request, context, undefined, compartment) });
+    return byMethod(request, { GET: ['search-type', () => search(request, context, undefined, compartment)] });
   }
   throw errors.unknownRoute(request.method, `/${request.path}`);
 }

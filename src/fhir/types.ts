@@ -1,7 +1,8 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
 import type { SearchEngine } from '../search/index.js';
-import type { Queryable, Store } from '../store/index.js';
+import type { AccessPolicy } from '../smart-auth/index.js';
+import type { BatchedTransaction, Store } from '../store/index.js';
 
 /** A FHIR interaction, independent of HTTP: a REST call and a Bundle entry both become one of these. */
 export interface FhirRequest {
@@ -13,6 +14,8 @@ export interface FhirRequest {
   body?: unknown;
   /** How the body was sent, for interactions that accept several formats (PATCH, _search). */
   bodyFormat?: 'resource' | 'json-patch' | 'form';
+  /** The FHIR interaction the router found (`read`, `search-type`, `operation`, ...), for the audit record. */
+  interaction?: string;
 }
 
 export interface FhirRequestHeaders {
@@ -35,9 +38,11 @@ export interface FhirResponse {
 export interface InteractionContext {
   store: Store;
   search: SearchEngine;
+  /** Who is asking and what they may touch, compiled once from the access token. */
+  access: AccessPolicy;
   baseUrl: string;
   log: FastifyBaseLogger;
-  tx?: Queryable;
+  tx?: BatchedTransaction;
 }
 
 export type Interaction = (request: FhirRequest, context: InteractionContext, ...args: string[]) => Promise<FhirResponse>;

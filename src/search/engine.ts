@@ -1,11 +1,16 @@
+import type { Resource } from '@medplum/fhirtypes';
 import { errors } from '../errors.js';
-import type { Database, Queryable, StoredVersion, WriteHook } from '../store/index.js';
+import type { BatchedTransaction, Database, Queryable, StoredVersion, WriteHook } from '../store/index.js';
 import { toStoredVersion } from '../store/read.js';
+import type { AccessPolicy, Permission } from '../smart-auth/index.js';
+import { accessCondition, isVisible, visibleOnly } from './access.js';
 import { compartmentCondition } from './compartment.js';
 import { decodeCursor, encodeCursor, type Cursor } from './cursor.js';
 import { includedResources } from './include.js';
 import { customParameterHook, followCustomParameters } from './custom-parameters.js';
-import { searchIndexHook } from './index-writer.js';
+import { extractIndexRows } from './extract/index.js';
+import { searchIndexHook, writeIndexRows } from './index-writer.js';
+import { compilePrefilter, RowIndex } from './prefilter.js';
 import { Reindexer, ReindexWorker } from './reindex.js';
 import { SearchParameterRegistry } from './registry.js';
 import { parseSearchParams, type ParsedSearchParams } from './request.js';
@@ -23,6 +28,23 @@ export interface SearchRequest {
   strict: boolean;
   /** A compartment search (`Patient/123/Observation`). */
   compartment?: { type: string; id: string };
+  /** The requester's policy: only what it lets through is found, included or reached by a chain. */
+  access?: AccessPolicy;
+}
+
+/** One search to evaluate against one resource version: its criteria, as seen by a policy (read permission). */
+export interface VersionCheck {
+  params: URLSearchParams;
+  access?: AccessPolicy;
+}
+
+/** A version of a resource, current or past, with its content. */
+export interface ResourceVersion {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  lastUpdated: string | Date;
+  resource: Resource;
 }
 
 export interface SearchPage {
@@ -38,6 +60,8 @@ export interface SearchPage {
 }
 
 const ALIAS = 'r';
+/** Without `_total=accurate`, totals above this are not counted (they cost as much as the result is large). */
+const COUNT_LIMIT = 10_000;
 
 /**
  * FHIR search over the index tables: the request's criteria become one SQL query (every value a
@@ -86,6 +110,7 @@ export class SearchEngine {
     if (request.types.length === 1) conditions.push(fragment(`${ALIAS}.resource_type = $?`, request.types[0]));
     else if (request.types.length > 1) conditions.push(fragment(`${ALIAS}.resource_type = ANY($?::text[])`, request.types));
     if (request.compartment) conditions.push(compartmentCondition(request.compartment.type, request.compartment.id, ALIAS));
+    if (request.access) conditions.push(await accessCondition(context, request.access, request.types, ['s'], ALIAS));
     for (const { key, values } of parsed.criteria) {
       try {
         conditions.push(await criterionCondition(context, request.types, key, values, ALIAS));
@@ -99,22 +124,26 @@ export class SearchEngine {
 
   async search(db: Queryable, request: SearchRequest): Promise<SearchPage> {
     const parsed = parseSearchParams(request.params, request.strict);
-    const context = new BuildContext(this.registry, this.terminology, db, this.baseUrl);
+    const context = new BuildContext(this.registry, this.terminology, db, this.baseUrl, request.access);
     const where = await this.whereClause(context, request, parsed);
     const sort = parseSort(context, request.types, parsed.sort, ALIAS);
     const cursor = parsed.cursor ? decodeCursor(parsed.cursor) : undefined;
-    if (cursor && cursor.values.length !== sort.length + 2) throw errors.invalidSearchValue('_cursor', parsed.cursor as string, 'does not belong to this search');
+    if (cursor) checkCursorValues(parsed.cursor as string, cursor, sort);
+    // Every page of one paging sequence sees the data as of its first page (see Cursor.asOf).
+    const asOf = cursor?.asOf ?? new Date().toISOString();
+    const pageWhere = cursor ? and([where, fragment(`${ALIAS}.last_updated <= $?::timestamptz`, asOf)]) : where;
 
     const total = cursor?.total ?? (parsed.total === 'none' ? undefined : await this.count(db, where, parsed.total));
     if (parsed.summaryCount || parsed.count === 0) return { matches: [], included: [], total, warnings: parsed.warnings, countOnly: true };
 
-    const rows = await this.page(db, where, sort, parsed.count, cursor);
+    const rows = await this.page(db, pageWhere, sort, parsed.count, cursor);
     const hasMore = rows.length > parsed.count;
     const page = rows.slice(0, parsed.count);
     if (cursor?.direction === 'previous') page.reverse();
     const matches = page.map((row) => row.version);
-    const included = await includedResources(db, this.registry, matches, parsed.include, parsed.revinclude);
-    const position = (row: PageRow | undefined, direction: Cursor['direction']) => row && encodeCursor({ direction, values: row.position, total });
+    const found = await includedResources(db, this.registry, matches, parsed.include, parsed.revinclude);
+    const included = request.access ? await visibleOnly(context, request.access, found) : found;
+    const position = (row: PageRow | undefined, direction: Cursor['direction']) => row && encodeCursor({ direction, values: row.position, total, asOf });
     const backwards = cursor?.direction === 'previous';
     return {
       matches,
@@ -127,7 +156,18 @@ export class SearchEngine {
     };
   }
 
-  private async count(db: Queryable, where: SqlFragment, mode: 'estimate' | 'accurate'): Promise<number> {
+  /**
+   * `Bundle.total`. Counting every match costs as much as the result is large, so unless the client
+   * asks for an accurate total, counting stops at COUNT_LIMIT and a larger total is left out (the
+   * spec makes it optional); `_total=estimate` asks the planner.
+   */
+  private async count(db: Queryable, where: SqlFragment, mode: 'estimate' | 'accurate' | 'bounded'): Promise<number | undefined> {
+    if (mode === 'bounded') {
+      const bounded = assemble(fragment(`SELECT count(*) AS total FROM (SELECT 1 FROM resource ${ALIAS} WHERE ${where.sql} LIMIT ${COUNT_LIMIT + 1}) q`, ...where.values));
+      const { rows } = await db.query<{ total: string }>(bounded.sql, bounded.values);
+      const total = Number(rows[0].total);
+      return total > COUNT_LIMIT ? undefined : total;
+    }
     const query = assemble(fragment(`SELECT count(*) AS total FROM resource ${ALIAS} WHERE ${where.sql}`, ...where.values));
     if (mode === 'estimate') {
       const { rows } = await db.query<{ 'QUERY PLAN': { Plan: { 'Plan Rows': number } }[] }>(`EXPLAIN (FORMAT JSON) ${query.sql}`, query.values);
@@ -167,12 +207,132 @@ export class SearchEngine {
     }));
   }
 
-  /** The resources a conditional interaction's criteria select; unknown parameters are errors here. */
-  async findMatches(db: Queryable, type: string, queryString: string, limit = 2): Promise<StoredVersion[]> {
+  /** The access policy as a condition on resource rows aliased `r` (history filters by it). */
+  accessFilter(db: Queryable, policy: AccessPolicy, types: string[], permissions: Permission[]): Promise<SqlFragment> {
+    return accessCondition(new BuildContext(this.registry, this.terminology, db, this.baseUrl), policy, types, permissions, 'r');
+  }
+
+  /** Whether the access policy lets one stored resource through (reads, and both sides of a write). */
+  isVisible(db: Queryable, policy: AccessPolicy, type: string, id: string, permissions: Permission[]): Promise<boolean> {
+    return isVisible(new BuildContext(this.registry, this.terminology, db, this.baseUrl), policy, type, id, permissions);
+  }
+
+  /**
+   * Checks search criteria for one type without running them (subscription criteria and filters):
+   * unknown parameters and bad values are the search's own 400 errors.
+   */
+  async checkCriteria(db: Queryable, type: string, params: URLSearchParams): Promise<void> {
+    const parsed = parseSearchParams(params, true);
+    const context = new BuildContext(this.registry, this.terminology, db, this.baseUrl);
+    for (const { key, values } of parsed.criteria) await criterionCondition(context, [type], key, values, ALIAS);
+  }
+
+  /**
+   * Whether one version of a resource matches each of several searches, each seen through its own
+   * policy with read permission (what a subscription may notify about). The search runs on the
+   * index tables, so its semantics are exactly the search API's. When the version is no longer the
+   * current one (the resource changed again, or was deleted), the version is put in place of the
+   * current row and index rows inside a savepoint, searched, and rolled back: `tx` must be a
+   * transaction. A search whose criteria no longer build (a custom parameter removed) matches nothing.
+   */
+  async matchVersion(tx: BatchedTransaction, version: ResourceVersion, checks: VersionCheck[]): Promise<boolean[]> {
+    if (checks.length === 0) return [];
+    // Many subscriptions ask the same, and most ask about other resources: identical checks are
+    // asked once, and those the index rows rule out (an exact token or reference they lack) not at all.
+    const rows = extractIndexRows(version.resource, this.registry, this.baseUrl);
+    const index = new RowIndex(rows);
+    const distinct = new Map<string, number>();
+    const asked: VersionCheck[] = [];
+    const slots = checks.map((check) => {
+      const compiled = this.compiledCheck(version.resourceType, check);
+      if (!compiled.prefilter(index, version.id)) return -1;
+      let slot = distinct.get(compiled.key);
+      if (slot === undefined) distinct.set(compiled.key, (slot = asked.push(check) - 1));
+      return slot;
+    });
+    if (asked.length === 0) return checks.map(() => false);
+    const columns: SqlFragment[] = [];
+    for (const check of asked) columns.push(await this.versionCondition(tx, version.resourceType, check));
+    const select = (extra: string) =>
+      assemble(
+        fragment(
+          `SELECT ${extra} AS current, ${columns.map((c, i) => `(${c.sql}) AS m${i}`).join(', ')}
+             FROM resource ${ALIAS} WHERE ${ALIAS}.resource_type = $? AND ${ALIAS}.id = $?`,
+          ...columns.flatMap((c) => c.values),
+          version.resourceType,
+          version.id,
+        ),
+      );
+    const read = async (extra: string) => {
+      const query = select(extra);
+      const { rows: found } = await tx.query<Record<string, boolean>>(query.sql, query.values);
+      return found[0];
+    };
+    const answer = (row: Record<string, boolean> | undefined) => slots.map((slot) => slot >= 0 && row?.[`m${slot}`] === true);
+    const current = await read(`(${ALIAS}.version_id = ${Number(version.versionId)} AND NOT ${ALIAS}.deleted)`);
+    if (current?.current) return answer(current);
+
+    await tx.query('SAVEPOINT match_version');
+    try {
+      await tx.query(
+        `INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content) VALUES ($1, $2, $3, $4, false, $5::jsonb)
+         ON CONFLICT (resource_type, id) DO UPDATE SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
+           deleted = false, content = EXCLUDED.content`,
+        [version.resourceType, version.id, version.versionId, version.lastUpdated, JSON.stringify(version.resource)],
+      );
+      writeIndexRows(tx, version.resourceType, version.id, rows, true);
+      return answer(await read('TRUE'));
+    } finally {
+      await tx.query('ROLLBACK TO SAVEPOINT match_version');
+      await tx.query('RELEASE SAVEPOINT match_version');
+    }
+  }
+
+  private readonly compiledChecks = new WeakMap<URLSearchParams, { type: string; version: number; key: string; prefilter: ReturnType<typeof compilePrefilter> }>();
+  private readonly policyKeys = new WeakMap<AccessPolicy, string>();
+
+  /** A check's prefilter and identity, computed once per criteria object (a subscription's) and registry version. */
+  private compiledCheck(type: string, check: VersionCheck) {
+    let compiled = this.compiledChecks.get(check.params);
+    if (!compiled || compiled.type !== type || compiled.version !== this.registry.version) {
+      compiled = {
+        type,
+        version: this.registry.version,
+        key: check.params.toString(),
+        prefilter: compilePrefilter(this.registry, type, check.params, this.baseUrl),
+      };
+      this.compiledChecks.set(check.params, compiled);
+    }
+    let policyKey = '';
+    if (check.access) {
+      policyKey = this.policyKeys.get(check.access) ?? JSON.stringify({ ...check.access, scopes: check.access.scopes.map((s) => s.text) });
+      this.policyKeys.set(check.access, policyKey);
+    }
+    return { key: `${compiled.key}\u0000${policyKey}`, prefilter: compiled.prefilter };
+  }
+
+  private async versionCondition(db: Queryable, type: string, check: VersionCheck): Promise<SqlFragment> {
+    try {
+      const context = new BuildContext(this.registry, this.terminology, db, this.baseUrl, check.access);
+      const conditions: SqlFragment[] = [];
+      if (check.access) conditions.push(await accessCondition(context, check.access, [type], ['r'], ALIAS));
+      const parsed = parseSearchParams(check.params, true);
+      for (const { key, values } of parsed.criteria) conditions.push(await criterionCondition(context, [type], key, values, ALIAS));
+      return and(conditions);
+    } catch {
+      return fragment('FALSE');
+    }
+  }
+
+  /**
+   * The resources a conditional interaction's criteria select, among those the requester may see;
+   * unknown parameters are errors here.
+   */
+  async findMatches(db: Queryable, type: string, queryString: string, limit = 2, access?: AccessPolicy): Promise<StoredVersion[]> {
     const params = new URLSearchParams(queryString);
     params.set('_count', String(limit));
     params.set('_total', 'none');
-    const page = await this.search(db, { types: [type], params, strict: true });
+    const page = await this.search(db, { types: [type], params, strict: true, access });
     return page.matches;
   }
 }
@@ -185,6 +345,24 @@ interface PageRow {
 function sortValueText(value: unknown): string | null {
   if (value === null || value === undefined) return null;
   return value instanceof Date ? value.toISOString() : String(value);
+}
+
+const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$|^[+-]?Infinity$|^NaN$/;
+const TIMESTAMP = /^[+-]?\d{4,6}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z$|^[+-]?infinity$/i;
+
+/**
+ * A cursor must have a value per sort key (plus type and id), each of the key's SQL type: a
+ * tampered or foreign cursor is the client's error (400), not a failed SQL cast (500).
+ */
+function checkCursorValues(token: string, cursor: Cursor, sort: SortKey[]): void {
+  const refuse = () => errors.invalidSearchValue('_cursor', token, 'does not belong to this search; follow the links of the Bundle');
+  if (cursor.values.length !== sort.length + 2) throw refuse();
+  if (cursor.values[sort.length] === null || cursor.values[sort.length + 1] === null) throw refuse();
+  sort.forEach((key, i) => {
+    const value = cursor.values[i];
+    if (value === null || key.sqlType === 'text') return;
+    if (!(key.sqlType === 'numeric' ? NUMERIC : TIMESTAMP).test(value)) throw refuse();
+  });
 }
 
 /**
@@ -200,13 +378,15 @@ function keysetCondition(sort: SortKey[], cursor: Cursor, backwards: boolean): S
     const column = `q.s${i}`;
     const value = cursor.values[i];
     const cast = `$?::${sort[i].sqlType}`;
-    const forward = sort[i].descending === backwards; // ascending in the page's direction of travel
+    // The comparison that puts a row past the cursor in the direction of travel: `>` on an
+    // ascending key going forward or a descending one going back, `<` otherwise.
+    const past = sort[i].descending === backwards ? '>' : '<';
     const beyond =
       value === null
         ? backwards ? fragment(`${column} IS NOT NULL`) : fragment('FALSE')
         : backwards
-          ? fragment(`${column} ${forward ? '<' : '>'} ${cast}`, value)
-          : fragment(`(${column} ${forward ? '>' : '<'} ${cast} OR ${column} IS NULL)`, value);
+          ? fragment(`${column} ${past} ${cast}`, value) // nulls come after every value: never before the cursor
+          : fragment(`(${column} ${past} ${cast} OR ${column} IS NULL)`, value);
     const equal = value === null ? fragment(`${column} IS NULL`) : fragment(`${column} = ${cast}`, value);
     condition = or([beyond, and([equal, condition])]);
   }

@@ -1,4 +1,4 @@
-import type { Queryable, WriteHook } from '../store/index.js';
+import type { BatchedTransaction, WriteHook } from '../store/index.js';
 import { extractIndexRows, type IndexRows } from './extract/index.js';
 import type { SearchParameterRegistry } from './registry.js';
 
@@ -48,31 +48,32 @@ const TABLES: readonly { name: keyof Omit<IndexRows, 'text'>; table: string; col
 export const INDEX_TABLES = [...TABLES.map((t) => t.table), 'search_text'];
 
 /**
- * Replaces a resource's index rows in one statement (one round trip): data-modifying CTEs delete the
- * old rows and insert the new ones from parallel arrays (`unnest`). A brand-new resource has no old rows.
+ * Replaces a resource's index rows: the old ones are deleted and the new ones queued as rows of the
+ * transaction's next batch, where each table's rows of many resources go out as one multi-row insert.
+ * A brand-new resource has no old rows to delete.
  */
-export async function writeIndexRows(tx: Queryable, resourceType: string, id: string, rows: IndexRows | undefined, replace: boolean): Promise<void> {
-  const values: unknown[] = [resourceType, id];
-  const bind = (value: unknown, type: string) => {
-    values.push(value);
-    return `$${values.length}::${type}`;
-  };
-  const steps: string[] = [];
-  if (replace) for (const table of INDEX_TABLES) steps.push(`DELETE FROM ${table} WHERE resource_type = $1 AND id = $2`);
+export function writeIndexRows(tx: BatchedTransaction, resourceType: string, id: string, rows: IndexRows | undefined, replace: boolean): void {
+  if (replace) {
+    for (const table of INDEX_TABLES) tx.deleteLater(`DELETE FROM ${table} WHERE resource_type = $1 AND id = $2`, [resourceType, id]);
+  }
+  const key = (param: string) => [
+    { name: 'resource_type', type: 'text[]', value: resourceType },
+    { name: 'id', type: 'text[]', value: id },
+    { name: 'param', type: 'text[]', value: param },
+  ];
   for (const { name, table, columns } of TABLES) {
-    const list = (rows?.[name] ?? []) as unknown as Record<string, unknown>[];
-    if (list.length === 0) continue;
-    const arrays = [bind(list.map((r) => r.param), 'text[]'), ...columns.map(([, type, key]) => bind(list.map((r) => r[key]), `${type}[]`))];
-    steps.push(`INSERT INTO ${table} (resource_type, id, param, ${columns.map(([c]) => c).join(', ')}) SELECT $1, $2, * FROM unnest(${arrays.join(', ')})`);
+    for (const row of (rows?.[name] ?? []) as unknown as Record<string, unknown>[]) {
+      tx.insertLater(table, [...key(row.param as string), ...columns.map(([column, type, property]) => ({ name: column, type: `${type}[]`, value: row[property] }))]);
+    }
   }
   if (rows?.text) {
-    steps.push(
-      `INSERT INTO search_text (resource_type, id, narrative, content) VALUES ($1, $2, to_tsvector('english', ${bind(rows.text.narrative, 'text')}), to_tsvector('english', ${bind(rows.text.content, 'text')}))`,
-    );
+    tx.insertLater('search_text', [
+      { name: 'resource_type', type: 'text[]', value: resourceType },
+      { name: 'id', type: 'text[]', value: id },
+      { name: 'narrative', type: 'text[]', value: rows.text.narrative, select: "to_tsvector('english', $)" },
+      { name: 'content', type: 'text[]', value: rows.text.content, select: "to_tsvector('english', $)" },
+    ]);
   }
-  if (steps.length === 0) return;
-  const sql = `WITH ${steps.map((step, i) => `s${i} AS (${step})`).join(', ')} SELECT 1`;
-  await tx.query(sql, values);
 }
 
 /** The write hook that keeps the search indexes in step with every write, in the write's transaction. */
@@ -81,7 +82,7 @@ export function searchIndexHook(registry: SearchParameterRegistry, baseUrl: stri
     name: 'search-index',
     afterWrite: async (tx, change) => {
       const rows = change.resource ? extractIndexRows(change.resource, registry, baseUrl) : undefined;
-      await writeIndexRows(tx, change.resourceType, change.id, rows, change.versionId > 1);
+      writeIndexRows(tx, change.resourceType, change.id, rows, change.versionId > 1);
     },
   };
 }

@@ -1,4 +1,4 @@
-export { SearchEngine, type SearchPage, type SearchRequest } from './engine.js';
+export { SearchEngine, type ResourceVersion, type SearchPage, type SearchRequest, type VersionCheck } from './engine.js';
 export { compartmentMembers, compartmentTypes } from './compartment.js';
 export { parseDateRange, type DateRange } from './date-range.js';
 export { INDEX_TABLES } from './index-writer.js';

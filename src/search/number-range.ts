@@ -1,47 +1,48 @@
-/** A decimal and the range its precision implies: `100` is [99.5, 100.5), `1.50` is [1.495, 1.505). */
+/**
+ * A decimal and the range its precision implies (search.html#number): `100` is [99.5, 100.5),
+ * `1.50` is [1.495, 1.505), `5.40e-3` is [0.005395, 0.005405), and `1e2` - one significant digit,
+ * of hundreds - is [50, 150). `value` is the decimal written out without exponent.
+ */
 export interface NumberRange {
   value: string;
   low: string;
   high: string;
 }
 
-const DECIMAL = /^[+-]?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+const DECIMAL = /^([+-]?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 
-/** Decimal arithmetic on strings is avoided: the bounds are computed in a scaled integer space with BigInt. */
+/** Exponents beyond this are refused: no FHIR decimal (nor a JavaScript number) reaches them. */
+const MAX_EXPONENT = 400;
+
+/**
+ * Decimal arithmetic is done exactly, on integers: a decimal is `unscaled × 10^-scale`, where
+ * `scale` counts the digits after the point once the exponent is applied (negative when the last
+ * significant digit is left of the point, as in `1e2`). Half a unit of that last digit is 5 at scale + 1.
+ */
 export function numberRange(text: string): NumberRange | undefined {
   const match = DECIMAL.exec(text.trim());
   if (!match) return undefined;
-  const [, , fraction = '', exponentText] = match;
-  const exponent = Number(exponentText ?? 0);
-  // Digits after the decimal point once the exponent is applied: the precision of the value.
-  const decimals = Math.max(0, fraction.length - exponent);
-  const scale = decimals + 1;
-  const scaled = toScaled(text.trim(), scale);
-  const half = 5n; // half a unit of the last significant digit, in the scaled space
-  return { value: fromScaled(scaled, scale), low: fromScaled(scaled - half, scale), high: fromScaled(scaled + half, scale) };
+  const [, sign, whole, fraction = '', exponentText = '0'] = match;
+  const exponent = Number(exponentText);
+  if (Math.abs(exponent) > MAX_EXPONENT) return undefined;
+  const unscaled = BigInt(`${sign === '-' ? '-' : ''}${whole}${fraction}`);
+  const scale = fraction.length - exponent;
+  return {
+    value: decimalText(unscaled, scale),
+    low: decimalText(unscaled * 10n - 5n, scale + 1),
+    high: decimalText(unscaled * 10n + 5n, scale + 1),
+  };
 }
 
-/** `text` multiplied by 10^scale, as an exact integer. */
-function toScaled(text: string, scale: number): bigint {
-  const match = DECIMAL.exec(text) as RegExpExecArray;
-  const negative = text.startsWith('-');
-  const [, whole, fraction = '', exponentText] = match;
-  const shift = scale + Number(exponentText ?? 0);
-  let digits = whole + fraction;
-  let point = whole.length + shift;
-  if (point < 0) {
-    digits = '0'.repeat(-point) + digits;
-    point = 0;
-  }
-  const integerPart = (digits.slice(0, point) || '0').padEnd(point, '0');
-  const magnitude = BigInt(integerPart);
-  return negative ? -magnitude : magnitude;
-}
-
-function fromScaled(scaled: bigint, scale: number): string {
-  const negative = scaled < 0n;
-  const digits = (negative ? -scaled : scaled).toString().padStart(scale + 1, '0');
-  const whole = digits.slice(0, digits.length - scale);
-  const fraction = digits.slice(digits.length - scale).replace(/0+$/, '');
-  return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+/** `unscaled × 10^-scale` written as a plain decimal (no exponent, no trailing zeros after the point). */
+function decimalText(unscaled: bigint, scale: number): string {
+  const negative = unscaled < 0n;
+  const digits = (negative ? -unscaled : unscaled).toString();
+  if (digits === '0') return '0';
+  const sign = negative ? '-' : '';
+  if (scale <= 0) return `${sign}${digits}${'0'.repeat(-scale)}`;
+  const padded = digits.padStart(scale + 1, '0');
+  const whole = padded.slice(0, padded.length - scale);
+  const fraction = padded.slice(padded.length - scale).replace(/0+$/, '');
+  return `${sign}${whole}${fraction ? `.${fraction}` : ''}`;
 }

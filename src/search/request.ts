@@ -23,7 +23,8 @@ export interface ParsedSearchParams {
   criteria: { key: string; values: string[] }[];
   count: number;
   sort: string | null;
-  total: 'none' | 'estimate' | 'accurate';
+  /** `bounded` when the client did not ask: counted exactly up to a limit, beyond which the total is left out. */
+  total: 'none' | 'estimate' | 'accurate' | 'bounded';
   cursor: string | null;
   include: IncludeRule[];
   revinclude: IncludeRule[];
@@ -45,7 +46,7 @@ function parseInclude(name: string, value: string): IncludeRule {
 /** Splits a search's parameters into criteria and result parameters, validating the latter. */
 export function parseSearchParams(params: URLSearchParams, strict: boolean): ParsedSearchParams {
   const parsed: ParsedSearchParams = {
-    criteria: [], count: DEFAULT_COUNT, sort: null, total: 'accurate', cursor: null, include: [], revinclude: [], summaryCount: false, warnings: [],
+    criteria: [], count: DEFAULT_COUNT, sort: null, total: 'bounded', cursor: null, include: [], revinclude: [], summaryCount: false, warnings: [],
   };
   for (const [name, value] of params) {
     const base = name.split(':')[0];

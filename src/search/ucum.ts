@@ -9,6 +9,14 @@ export interface CanonicalQuantity {
 }
 
 const utils = ucum.UcumLhcUtils.getInstance();
+
+/**
+ * Canonical values are rounded to this many significant digits: conversion factors are binary
+ * floating point, so 5400 umol/L and 5.4 mmol/L would otherwise differ in the last bit and compare
+ * as unequal (3.251953818e24 against 3.2519538180000003e24).
+ */
+const SIGNIFICANT_DIGITS = 12;
+const rounded = (value: number): number => Number(value.toPrecision(SIGNIFICANT_DIGITS));
 const cache = new Map<string, { code: string; factor?: number } | null>();
 
 function canonicalCode(unitToExp: Record<string, number>): string {
@@ -33,7 +41,7 @@ export function toCanonical(unit: string, value: number): CanonicalQuantity | un
     cache.set(unit, known);
   }
   if (!known) return undefined;
-  if (known.factor !== undefined) return { code: known.code, value: value * known.factor };
+  if (known.factor !== undefined) return { code: known.code, value: rounded(value * known.factor) };
   const special = utils.convertToBaseUnits(unit, value);
-  return special.status === 'succeeded' && special.magnitude !== undefined ? { code: known.code, value: special.magnitude } : undefined;
+  return special.status === 'succeeded' && special.magnitude !== undefined ? { code: known.code, value: rounded(special.magnitude) } : undefined;
 }

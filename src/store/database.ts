@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import pg from 'pg';
+import { BatchedTransaction } from './batched-transaction.js';
 
 /** A connection that runs queries: the pool itself, or a client inside a transaction. */
 export interface Queryable {
@@ -40,12 +41,14 @@ export class Database {
     return this.pool.query<R>(text, values);
   }
 
-  async transaction<T>(work: (tx: pg.PoolClient) => Promise<T>, attempts = 5): Promise<T> {
+  async transaction<T>(work: (tx: BatchedTransaction) => Promise<T>, attempts = 5): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       try {
         await client.query('BEGIN');
-        const result = await work(client);
+        const tx = new BatchedTransaction(client);
+        const result = await work(tx);
+        await tx.flush();
         await client.query('COMMIT');
         return result;
       } catch (error) {

@@ -12,6 +12,11 @@ export interface HistoryQuery {
   count: number;
   /** Continue after this change-feed position (exclusive), newest first. */
   before?: number;
+  /**
+   * Only resources whose current row (alias `r`) meets this condition: the requester's access rule,
+   * as SQL with `$?` placeholders, from search. Resources deleted since leave no current rows to judge by.
+   */
+  visible?: { sql: string; values: unknown[] };
 }
 
 interface HistoryRow {
@@ -40,6 +45,12 @@ export async function readHistory(db: Queryable, query: HistoryQuery): Promise<H
   if (query.id) where.push(`h.id = ${bind(query.id)}`);
   if (query.since) where.push(`h.last_updated >= ${bind(query.since)}`);
   if (query.before !== undefined) where.push(`h.seq < ${bind(query.before)}`);
+  if (query.visible) {
+    const { sql, values: visibleValues } = query.visible;
+    let next = 0;
+    const numbered = sql.replace(/\$\?/g, () => bind(visibleValues[next++]));
+    where.push(`EXISTS (SELECT 1 FROM resource r WHERE r.resource_type = h.resource_type AND r.id = h.id AND NOT r.deleted AND (${numbered}))`);
+  }
   if (query.at) {
     // Current during [start, end): written before the end, and not replaced before the start.
     where.push(`h.last_updated < ${bind(query.at.end)}`);

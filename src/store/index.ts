@@ -1,13 +1,14 @@
-import type pg from 'pg';
+import type { BatchedTransaction } from './batched-transaction.js';
 import { Database, type Queryable } from './database.js';
 import { readHistory, type HistoryQuery } from './history.js';
 import { metaInUse } from './meta.js';
 import { readCurrent, readMany, readVersion } from './read.js';
 import type { WriteHook } from './write-hooks.js';
-import { lockResource, writeResource } from './write-path.js';
+import { lockResource, tryLockResource, writeResource } from './write-path.js';
 import type { Meta } from '@medplum/fhirtypes';
 import type { HistoryEntry, StoredVersion, WriteCommand, WriteResult } from './types.js';
 
+export { BatchedTransaction } from './batched-transaction.js';
 export { Database, isPgError, PG_ERRORS, type Queryable } from './database.js';
 export { migrate } from './migrate.js';
 export { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
@@ -29,22 +30,35 @@ export class Store {
     this.hooks.push(hook);
   }
 
-  transaction<T>(work: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+  transaction<T>(work: (tx: BatchedTransaction) => Promise<T>): Promise<T> {
     return this.db.transaction(work);
   }
 
   /** Runs `work` in the given transaction, or in a new one of its own. */
-  inTransaction<T>(tx: Queryable | undefined, work: (tx: Queryable) => Promise<T>): Promise<T> {
+  inTransaction<T>(tx: BatchedTransaction | undefined, work: (tx: BatchedTransaction) => Promise<T>): Promise<T> {
     return tx ? work(tx) : this.db.transaction(work);
   }
 
-  write(command: WriteCommand, tx?: Queryable): Promise<WriteResult> {
+  write(command: WriteCommand, tx?: BatchedTransaction): Promise<WriteResult> {
     return this.inTransaction(tx, (t) => writeResource(t, this.hooks, command));
   }
 
   /** Serialises writers that decide by a search (conditional create), across processes. */
   lockKey(tx: Queryable, key: string): Promise<void> {
     return lockResource(tx, 'lock', key);
+  }
+
+  /**
+   * Takes the lock the write path takes on a resource, until `tx` ends: a rule that decides by a
+   * resource it will then change (booking a Slot) holds it from its check to its commit.
+   */
+  lock(tx: Queryable, resourceType: string, id: string): Promise<void> {
+    return lockResource(tx, resourceType, id);
+  }
+
+  /** The same lock without waiting: false when another transaction is writing the resource. */
+  tryLock(tx: Queryable, resourceType: string, id: string): Promise<boolean> {
+    return tryLockResource(tx, resourceType, id);
   }
 
   read(resourceType: string, id: string, tx?: Queryable): Promise<StoredVersion | undefined> {

@@ -1,4 +1,4 @@
-import type { Queryable } from './database.js';
+import type { BatchedTransaction } from './batched-transaction.js';
 import type { Change } from './types.js';
 
 /**
@@ -9,7 +9,7 @@ import type { Change } from './types.js';
 export interface WriteHook {
   name: string;
   /** Before anything is written: may reject the change by throwing, or adjust `change.resource`. */
-  beforeWrite?(tx: Queryable, change: Change): void | Promise<void>;
+  beforeWrite?(tx: BatchedTransaction, change: Change): void | Promise<void>;
   /** After the resource and history rows are written, in the same transaction (index rows, audit). */
-  afterWrite?(tx: Queryable, change: Change): void | Promise<void>;
+  afterWrite?(tx: BatchedTransaction, change: Change): void | Promise<void>;
 }

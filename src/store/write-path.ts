@@ -1,5 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { errors } from '../errors.js';
+import type { BatchedTransaction } from './batched-transaction.js';
 import type { Queryable } from './database.js';
 import type { WriteHook } from './write-hooks.js';
 import type { Change, HistoryMethod, WriteCommand, WriteResult } from './types.js';
@@ -25,6 +26,12 @@ export async function lockResource(tx: Queryable, resourceType: string, id: stri
   await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${resourceType}/${id}`]);
 }
 
+/** The same lock without waiting: false when another transaction holds it (a sweeper then skips the resource). */
+export async function tryLockResource(tx: Queryable, resourceType: string, id: string): Promise<boolean> {
+  const { rows } = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked', [`${resourceType}/${id}`]);
+  return rows[0].locked;
+}
+
 async function readCurrentForWrite(tx: Queryable, resourceType: string, id: string): Promise<CurrentRow | undefined> {
   const { rows } = await tx.query<CurrentRow>(
     'SELECT version_id, deleted, content FROM resource WHERE resource_type = $1 AND id = $2',
@@ -44,19 +51,22 @@ function withServerMeta(resource: Resource, id: string, versionId: number, lastU
   return { ...resource, id, meta: { ...resource.meta, versionId: String(versionId), lastUpdated } };
 }
 
-async function storeVersion(tx: Queryable, change: Change, method: HistoryMethod): Promise<void> {
+/** Queues the history row and the current row of a version; they reach the database with the transaction's next batch. */
+function storeVersion(tx: BatchedTransaction, change: Change, method: HistoryMethod): void {
   const json = change.resource ? JSON.stringify(change.resource) : null;
-  await tx.query(
-    `WITH history AS (
-       INSERT INTO resource_history (resource_type, id, version_id, last_updated, method, content)
-       VALUES ($1, $2, $3, $4, $5, $6::jsonb)
-     )
-     INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
-     VALUES ($1, $2, $3, $4, $7, $6::jsonb)
-     ON CONFLICT (resource_type, id) DO UPDATE
-       SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
-           deleted = EXCLUDED.deleted, content = EXCLUDED.content`,
-    [change.resourceType, change.id, change.versionId, change.lastUpdated, method, json, change.resource === undefined],
+  const { resourceType, id, versionId, lastUpdated } = change;
+  const key = [
+    { name: 'resource_type', type: 'text[]', value: resourceType },
+    { name: 'id', type: 'text[]', value: id },
+    { name: 'version_id', type: 'integer[]', value: versionId },
+    { name: 'last_updated', type: 'timestamptz[]', value: lastUpdated },
+  ];
+  tx.insertLater('resource_history', [...key, { name: 'method', type: 'text[]', value: method }, { name: 'content', type: 'jsonb[]', value: json }]);
+  tx.insertLater(
+    'resource',
+    [...key, { name: 'deleted', type: 'boolean[]', value: change.resource === undefined }, { name: 'content', type: 'jsonb[]', value: json }],
+    `ON CONFLICT (resource_type, id) DO UPDATE
+       SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated, deleted = EXCLUDED.deleted, content = EXCLUDED.content`,
   );
 }
 
@@ -67,7 +77,7 @@ async function storeVersion(tx: Queryable, change: Change, method: HistoryMethod
  * version, write the current and history rows, run the after-hooks (indexes, audit).
  * The history row is the change feed: it commits or rolls back with the change.
  */
-export async function writeResource(tx: Queryable, hooks: readonly WriteHook[], command: WriteCommand): Promise<WriteResult> {
+export async function writeResource(tx: BatchedTransaction, hooks: readonly WriteHook[], command: WriteCommand): Promise<WriteResult> {
   const { resourceType, id, operation } = command;
   let current: CurrentRow | undefined;
   if (!command.freshId) {
@@ -86,7 +96,7 @@ export async function writeResource(tx: Queryable, hooks: readonly WriteHook[], 
 
   const versionId = (current?.version_id ?? 0) + 1;
   const lastUpdated = new Date().toISOString();
-  const change: Change = { operation, resourceType, id, versionId, lastUpdated, previous };
+  const change: Change = { operation, resourceType, id, versionId, lastUpdated, previous, access: command.access };
   if (operation !== 'delete') {
     if (!command.next) throw new Error(`write of ${operation} needs the next content`);
     change.resource = await command.next(previous);
@@ -94,8 +104,9 @@ export async function writeResource(tx: Queryable, hooks: readonly WriteHook[], 
   for (const hook of hooks) await hook.beforeWrite?.(tx, change);
   if (change.resource) change.resource = withServerMeta(change.resource, id, versionId, lastUpdated);
 
-  await storeVersion(tx, change, HISTORY_METHOD[operation]);
+  storeVersion(tx, change, HISTORY_METHOD[operation]);
   for (const hook of hooks) await hook.afterWrite?.(tx, change);
+  await tx.flushIfLarge();
 
   const outcome = operation === 'delete' ? 'deleted' : previous ? 'updated' : 'created';
   return { outcome, resourceType, id, versionId, lastUpdated, resource: change.resource };

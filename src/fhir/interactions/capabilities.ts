@@ -1,14 +1,15 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, ResourceType } from '@medplum/fhirtypes';
 import { resourceTypes } from '../../definitions/index.js';
 import { SUPPORTED_MODIFIERS, type SearchParameterRegistry } from '../../search/index.js';
+import { WEBSOCKET_EXTENSION, websocketUrl } from '../../subscriptions/index.js';
 import { ownDefinitionUrl } from '../operations/definitions.js';
-import { OPERATIONS } from '../operations/index.js';
+import { OPERATIONS, operationAppliesTo } from '../operations/index.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 
 const SERVER_VERSION = '0.1.0';
 
-function operationsAt(baseUrl: string, level: 'system' | 'type' | 'instance') {
-  return OPERATIONS.filter((op) => op.levels.includes(level)).map((op) => ({
+function operationsAt(baseUrl: string, level: 'system' | 'type' | 'instance', type?: string) {
+  return OPERATIONS.filter((op) => op.levels.includes(level) && (level === 'system' || operationAppliesTo(op, type))).map((op) => ({
     name: op.name,
     definition: op.definition === 'own' ? ownDefinitionUrl(baseUrl, op.name) : op.definition,
   }));
@@ -53,7 +54,7 @@ const COMMON_PARAMS: CapabilityStatementRestResource['searchParam'] = [
 ];
 
 function resourceCapability(baseUrl: string, registry: SearchParameterRegistry, type: string): CapabilityStatementRestResource {
-  const typeOperations = [...new Map([...operationsAt(baseUrl, 'type'), ...operationsAt(baseUrl, 'instance')].map((op) => [op.name, op])).values()];
+  const typeOperations = [...new Map([...operationsAt(baseUrl, 'type', type), ...operationsAt(baseUrl, 'instance', type)].map((op) => [op.name, op])).values()];
   return {
     type: type as ResourceType,
     profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
@@ -94,6 +95,8 @@ export function capabilityStatement(baseUrl: string, registry: SearchParameterRe
     rest: [
       {
         mode: 'server',
+        // Where subscription notifications are served over websockets (Subscriptions Backport IG, CONTRACT.md).
+        extension: [{ url: WEBSOCKET_EXTENSION, valueUri: websocketUrl(baseUrl) }],
         resource: resourceTypes().map((type) => resourceCapability(baseUrl, registry, type)),
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
         searchParam: COMMON_PARAMS,

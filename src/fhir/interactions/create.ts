@@ -5,13 +5,11 @@ import { findSingleMatch } from '../conditional.js';
 import { requireResourceBody } from '../request-body.js';
 import { existingResponse, writeResponse } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
+import { write } from '../write.js';
 
 /** Stores a new resource under a server-assigned id; any id in the body is ignored (http.html#create). */
 export function createResource(context: InteractionContext, body: Resource, id: string = randomUUID()): Promise<WriteResult> {
-  return context.store.write(
-    { operation: 'create', resourceType: body.resourceType, id, freshId: true, next: () => ({ ...body, id }) },
-    context.tx,
-  );
+  return write(context, { operation: 'create', resourceType: body.resourceType, id, freshId: true, next: () => ({ ...body, id }) });
 }
 
 /**

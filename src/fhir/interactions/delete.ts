@@ -5,6 +5,7 @@ import { isValidId } from '../ids.js';
 import { informational, returnPreference, versionHeaders } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { parseETagVersion } from '../versions.js';
+import { write } from '../write.js';
 
 /**
  * The spec lets a server answer a delete, and a delete of something that does not exist, with 200
@@ -22,7 +23,7 @@ function deleteResponse(request: FhirRequest, results: WriteResult[], message: s
 export async function deleteInteraction(request: FhirRequest, context: InteractionContext, type: string, id: string): Promise<FhirResponse> {
   if (!isValidId(id)) throw errors.invalidId(id);
   const ifMatch = request.headers.ifMatch ? parseETagVersion(request.headers.ifMatch) : undefined;
-  const result = await context.store.write({ operation: 'delete', resourceType: type, id, ifMatch }, context.tx);
+  const result = await write(context, { operation: 'delete', resourceType: type, id, ifMatch });
   const message = result.outcome === 'deleted' ? `Deleted ${type}/${id}` : `${type}/${id} does not exist; nothing was deleted`;
   return deleteResponse(request, [result], message);
 }
@@ -34,7 +35,7 @@ export async function conditionalDelete(request: FhirRequest, context: Interacti
     const matches = await findConditionalMatches({ ...context, tx }, type, criteria);
     if (matches.length > 1) throw errors.multipleMatches(`${type}?${criteria}`);
     const results = await Promise.all(
-      matches.map((match) => context.store.write({ operation: 'delete', resourceType: type, id: match.id }, tx)),
+      matches.map((match) => write({ ...context, tx }, { operation: 'delete', resourceType: type, id: match.id })),
     );
     const message = results.length ? `Deleted ${type}/${matches[0].id}` : `Nothing matches ${type}?${criteria}; nothing was deleted`;
     return deleteResponse(request, results, message);

@@ -5,6 +5,8 @@ import { bundleJson, entryJson, pageUrl } from '../bundle.js';
 import { renderResource } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { etag } from '../versions.js';
+import { isUnconfined } from '../../smart-auth/index.js';
+import { isUnconfinedFor, readableCurrent, requirePermission } from '../access-checks.js';
 
 const DEFAULT_COUNT = 50;
 const MAX_COUNT = 1000;
@@ -34,6 +36,21 @@ function historyEntryJson(request: FhirRequest, baseUrl: string, entry: HistoryE
   });
 }
 
+/** What history the requester may see: one readable resource's; or a type's, or all, through their access rule. */
+async function visibleHistory(context: InteractionContext, type?: string, id?: string) {
+  if (type && id) {
+    await readableCurrent(context, type, id);
+    return undefined;
+  }
+  if (type) requirePermission(context, type, 'r');
+  else if (!context.access.scopes.some((scope) => scope.permissions.has('r'))) throw errors.forbidden('The access token grants no read');
+  if (type && isUnconfinedFor(context, type, 'r')) return undefined;
+  // Unfiltered only for an admin with an unconfined wildcard: a wildcard alone does not reach audit records.
+  const everything = context.access.admin && context.access.scopes.some((scope) => scope.resourceType === '*' && scope.permissions.has('r') && isUnconfined(scope));
+  if (!type && everything) return undefined;
+  return context.search.accessFilter(context.tx ?? context.store.db, context.access, type ? [type] : [], ['r']);
+}
+
 /**
  * history at instance, type and system level (http.html#history): newest first, `_since`, `_at`,
  * `_count`, and `next` links that continue from a change-feed position.
@@ -48,12 +65,9 @@ export async function history(request: FhirRequest, context: InteractionContext,
   const at = parseInstantParam('_at', query.get('_at'));
   const cursor = query.get('_cursor');
   if (cursor !== null && !/^\d+$/.test(cursor)) throw errors.invalidSearchValue('_cursor', cursor, 'not a page of this history');
-  if (type && id) {
-    const exists = await context.store.read(type, id, context.tx);
-    if (!exists) throw errors.notFound(type, id);
-  }
+  const visible = await visibleHistory(context, type, id);
   const rows = await context.store.history(
-    { resourceType: type, id, since, at, count: count + 1, before: cursor === null ? undefined : Number(cursor) },
+    { resourceType: type, id, since, at, count: count + 1, before: cursor === null ? undefined : Number(cursor), visible },
     context.tx,
   );
   const page = rows.slice(0, count);

@@ -6,6 +6,7 @@ import { applyFhirPathPatch, applyJsonPatch } from '../patch/index.js';
 import { writeResponse } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { parseETagVersion } from '../versions.js';
+import { write } from '../write.js';
 
 /** The patch document as a function of the current content: JSON Patch, or FHIRPath Patch in a Parameters body. */
 function patchFunction(request: FhirRequest): (current: Resource) => Resource {
@@ -27,10 +28,7 @@ export async function patch(request: FhirRequest, context: InteractionContext, t
   if (!isValidId(id)) throw errors.invalidId(id);
   const apply = patchFunction(request);
   const ifMatch = request.headers.ifMatch ? parseETagVersion(request.headers.ifMatch) : undefined;
-  const result = await context.store.write(
-    { operation: 'patch', resourceType: type, id, ifMatch, next: (current) => apply(current as Resource) },
-    context.tx,
-  );
+  const result = await write(context, { operation: 'patch', resourceType: type, id, ifMatch, next: (current) => apply(current as Resource) });
   return writeResponse(request, context, result, `Patched ${type}/${id}`);
 }
 

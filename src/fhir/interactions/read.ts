@@ -2,6 +2,7 @@ import { errors } from '../../errors.js';
 import { storedResponse, versionHeaders } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { parseETagVersion } from '../versions.js';
+import { readableCurrent } from '../access-checks.js';
 
 /** `If-None-Match` names the version the client has; `If-Modified-Since` the time of its copy (HTTP dates have whole seconds). */
 function clientCopyIsCurrent(request: FhirRequest, versionId: number, lastUpdated: Date): boolean {
@@ -19,8 +20,7 @@ function clientCopyIsCurrent(request: FhirRequest, versionId: number, lastUpdate
 
 /** read: GET [type]/[id] (http.html#read), with conditional read (304). */
 export async function read(request: FhirRequest, context: InteractionContext, type: string, id: string): Promise<FhirResponse> {
-  const current = await context.store.read(type, id, context.tx);
-  if (!current) throw errors.notFound(type, id);
+  const current = await readableCurrent(context, type, id);
   if (current.deleted) throw errors.gone(type, id, current.versionId);
   if (clientCopyIsCurrent(request, current.versionId, current.lastUpdated)) {
     return { status: 304, headers: versionHeaders(current) };

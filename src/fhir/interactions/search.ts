@@ -5,6 +5,7 @@ import { compartmentMembers, type SearchPage } from '../../search/index.js';
 import { bundleJson, entryJson, pageUrl } from '../bundle.js';
 import { renderResource } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
+import { requireAnySearch, requirePermission } from '../access-checks.js';
 
 function handlingIsStrict(prefer: string | undefined): boolean {
   return /(?:^|[;,\s])handling\s*=\s*strict/i.test(prefer ?? '');
@@ -25,7 +26,8 @@ function searchParams(request: FhirRequest): URLSearchParams {
 function requestedTypes(params: URLSearchParams, fixed: string | undefined): string[] {
   if (fixed) return [fixed];
   const types = (params.get('_type') ?? '').split(',').map((t) => t.trim()).filter(Boolean);
-  for (const type of types) if (!isResourceType(type)) throw errors.unknownType(type);
+  // A bad `_type` value is a bad parameter (400), not an unknown endpoint (404).
+  for (const type of types) if (!isResourceType(type)) throw errors.invalidSearchValue('_type', type, 'not a resource type');
   return types;
 }
 
@@ -71,11 +73,14 @@ export async function search(
     }
     types = compartment.member === '*' ? (types.length ? types.filter((t) => members.includes(t)) : members) : [compartment.member];
   }
+  if (types.length === 0) requireAnySearch(context);
+  else for (const t of types) requirePermission(context, t, 's');
   const page = await context.search.search(context.tx ?? context.store.db, {
     types,
     params,
     strict: handlingIsStrict(request.headers.prefer),
     compartment: compartment && { type: compartment.type, id: compartment.id },
+    access: context.access,
   });
   const path = request.path.replace(/\/?_search$/, '');
   return { status: 200, json: searchBundle(context, path, params, page) };

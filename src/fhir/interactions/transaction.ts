@@ -128,7 +128,7 @@ async function resolveConditionalReferences(entries: ParsedEntry[], context: Int
     for (const reference of conditionalReferences(entry.request.body)) {
       if (ids.has(reference)) continue;
       const [type, criteria] = reference.split('?', 2) as [string, string];
-      const matches = await context.search.findMatches(context.tx ?? context.store.db, type, criteria);
+      const matches = await context.search.findMatches(context.tx ?? context.store.db, type, criteria, 2, context.access);
       if (matches.length !== 1) {
         throw entryFailure(errors.unresolvedReference(reference, matches.length), entry.index, entry.request.method, entry.request.path);
       }

@@ -6,6 +6,7 @@ import { writeResponse } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { parseETagVersion } from '../versions.js';
 import { createResource } from './create.js';
+import { write } from '../write.js';
 
 /**
  * update: PUT [type]/[id]. The body's id must equal the URL's; a new id creates the resource
@@ -27,7 +28,7 @@ export async function update(
     if (previous && options.onlyCreate) throw errors.conflict(`${type}/${id} exists but does not match the criteria; it is not replaced`);
     return body;
   };
-  const result = await context.store.write({ operation: 'update', resourceType: type, id, ifMatch, next }, context.tx);
+  const result = await write(context, { operation: 'update', resourceType: type, id, ifMatch, next });
   return writeResponse(request, context, result, result.outcome === 'created' ? `Created ${type}/${id}` : `Updated ${type}/${id}`);
 }
 

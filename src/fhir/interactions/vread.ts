@@ -1,4 +1,5 @@
 import { errors } from '../../errors.js';
+import { readableCurrent } from '../access-checks.js';
 import { storedResponse } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { parseVersionId } from '../versions.js';
@@ -6,11 +7,9 @@ import { parseVersionId } from '../versions.js';
 /** vread: GET [type]/[id]/_history/[vid] (http.html#vread); a version that is a deletion is 410. */
 export async function vread(request: FhirRequest, context: InteractionContext, type: string, id: string, vid: string): Promise<FhirResponse> {
   const versionId = parseVersionId(vid, type, id);
+  await readableCurrent(context, type, id);
   const version = await context.store.vread(type, id, versionId, context.tx);
-  if (!version) {
-    const current = await context.store.read(type, id, context.tx);
-    throw current ? errors.versionNotFound(type, id, vid) : errors.notFound(type, id);
-  }
+  if (!version) throw errors.versionNotFound(type, id, vid);
   if (version.deleted) throw errors.gone(type, id, versionId);
   return storedResponse(request, version);
 }

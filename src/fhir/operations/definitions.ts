@@ -1,5 +1,6 @@
 import { deepEquals } from '@medplum/core';
 import type { OperationDefinition, OperationDefinitionParameter, ResourceType } from '@medplum/fhirtypes';
+import { generateSlotsDefinition } from '../../resources/index.js';
 import type { Store } from '../../store/index.js';
 
 const out = (name: string, type: string, documentation: string): OperationDefinitionParameter => ({
@@ -37,7 +38,7 @@ function reindexDefinition(baseUrl: string): OperationDefinition {
   };
 }
 
-export const OWN_OPERATION_DEFINITIONS = [reindexDefinition];
+export const OWN_OPERATION_DEFINITIONS = [reindexDefinition, generateSlotsDefinition];
 
 export function ownDefinitionUrl(baseUrl: string, code: string): string {
   return `${baseUrl}/OperationDefinition/${code}`;

@@ -1,7 +1,9 @@
 import { errors } from '../../errors.js';
+import { bookOperation, findOperation, generateSlotsOperation, holdOperation } from '../../resources/index.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { metaAddOperation, metaDeleteOperation, metaOperation } from './meta.js';
 import { reindexOperation } from './reindex.js';
+import { bindingTokenOperation, eventsOperation, statusOperation } from './subscription.js';
 import { validateOperation } from './validate.js';
 
 export type OperationLevel = 'system' | 'type' | 'instance';
@@ -15,8 +17,13 @@ export interface OperationEntry {
   levels: OperationLevel[];
   /** Operations that change state take POST only (operations.html#executing). */
   methods: ('GET' | 'POST')[];
+  /** For type and instance operations of some types only: those types (absent: every type). */
+  resourceTypes?: string[];
   handler: OperationHandler;
 }
+
+const IHE_SCHEDULING = 'https://profiles.ihe.net/ITI/Scheduling/OperationDefinition';
+const SUBSCRIPTIONS_BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition';
 
 /** Every operation the server runs; the router and the CapabilityStatement both read this list. */
 export const OPERATIONS: OperationEntry[] = [
@@ -55,7 +62,68 @@ export const OPERATIONS: OperationEntry[] = [
     methods: ['POST'],
     handler: (req, ctx, type, id) => metaDeleteOperation(req, ctx, type as string, id as string),
   },
+  {
+    name: 'generate-slots',
+    definition: 'own',
+    levels: ['instance'],
+    methods: ['POST'],
+    resourceTypes: ['Schedule'],
+    handler: (req, ctx, _type, id) => generateSlotsOperation(req, ctx, id as string),
+  },
+  {
+    name: 'find',
+    definition: `${IHE_SCHEDULING}/appointment-find`,
+    levels: ['type'],
+    methods: ['GET', 'POST'],
+    resourceTypes: ['Appointment'],
+    handler: (req, ctx) => findOperation(req, ctx),
+  },
+  {
+    name: 'hold',
+    definition: `${IHE_SCHEDULING}/appointment-hold`,
+    levels: ['type'],
+    methods: ['POST'],
+    resourceTypes: ['Appointment'],
+    handler: (req, ctx) => holdOperation(req, ctx),
+  },
+  {
+    name: 'book',
+    definition: `${IHE_SCHEDULING}/appointment-book`,
+    levels: ['type'],
+    methods: ['POST'],
+    resourceTypes: ['Appointment'],
+    handler: (req, ctx) => bookOperation(req, ctx),
+  },
+  {
+    name: 'status',
+    definition: `${SUBSCRIPTIONS_BACKPORT}/backport-subscription-status`,
+    levels: ['type', 'instance'],
+    methods: ['GET', 'POST'],
+    resourceTypes: ['Subscription'],
+    handler: statusOperation,
+  },
+  {
+    name: 'events',
+    definition: `${SUBSCRIPTIONS_BACKPORT}/backport-subscription-events`,
+    levels: ['instance'],
+    methods: ['GET', 'POST'],
+    resourceTypes: ['Subscription'],
+    handler: eventsOperation,
+  },
+  {
+    name: 'get-ws-binding-token',
+    definition: `${SUBSCRIPTIONS_BACKPORT}/backport-subscription-get-ws-binding-token`,
+    levels: ['type', 'instance'],
+    methods: ['GET', 'POST'],
+    resourceTypes: ['Subscription'],
+    handler: bindingTokenOperation,
+  },
 ];
+
+/** Whether an operation answers on this type (system-level operations have none). */
+export function operationAppliesTo(operation: OperationEntry, type: string | undefined): boolean {
+  return !operation.resourceTypes || (type !== undefined && operation.resourceTypes.includes(type));
+}
 
 export function runOperation(
   name: string,
@@ -65,7 +133,7 @@ export function runOperation(
   type?: string,
   id?: string,
 ): Promise<FhirResponse> {
-  const operation = OPERATIONS.find((op) => op.name === name && op.levels.includes(level));
+  const operation = OPERATIONS.find((op) => op.name === name && op.levels.includes(level) && (level === 'system' || operationAppliesTo(op, type)));
   if (!operation) throw errors.unknownOperation(name);
   if (!(operation.methods as string[]).includes(request.method)) {
     throw errors.methodNotAllowed(request.method, request.path, operation.methods);

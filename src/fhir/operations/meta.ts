@@ -2,6 +2,8 @@ import type { Coding, Meta, Parameters, Resource } from '@medplum/fhirtypes';
 import { errors } from '../../errors.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { inputParameters, parameter } from './parameters.js';
+import { write } from '../write.js';
+import { readableCurrent, requireAdmin } from '../access-checks.js';
 
 function metaResult(meta: Meta): FhirResponse {
   const body: Parameters = { resourceType: 'Parameters', parameter: [{ name: 'return', valueMeta: meta }] };
@@ -36,9 +38,12 @@ function withMeta(resource: Resource, meta: Meta): Resource {
 
 /** $meta at system, type and instance level: the profiles, tags and security labels in use. */
 export async function metaOperation(_request: FhirRequest, context: InteractionContext, type?: string, id?: string): Promise<FhirResponse> {
-  if (!id) return metaResult(await context.store.metaInUse(type, context.tx));
-  const current = await context.store.read(type as string, id, context.tx);
-  if (!current) throw errors.notFound(type as string, id);
+  // The tags and profiles in use across resources would tell about resources out of reach: admins only.
+  if (!id) {
+    requireAdmin(context);
+    return metaResult(await context.store.metaInUse(type, context.tx));
+  }
+  const current = await readableCurrent(context, type as string, id);
   if (current.deleted) throw errors.gone(type as string, id, current.versionId);
   const resource = JSON.parse(current.json as string) as Resource;
   return metaResult(resource.meta ?? {});
@@ -53,10 +58,12 @@ export async function metaOperation(_request: FhirRequest, context: InteractionC
 function metaChange(change: (meta: Meta, input: Meta) => Meta) {
   return async (request: FhirRequest, context: InteractionContext, type: string, id: string): Promise<FhirResponse> => {
     const input = inputMeta(request);
-    const result = await context.store.write(
-      { operation: 'patch', resourceType: type, id, next: (current) => withMeta(current as Resource, change(current?.meta ?? {}, input)) },
-      context.tx,
-    );
+    const result = await write(context, {
+      operation: 'patch',
+      resourceType: type,
+      id,
+      next: (current) => withMeta(current as Resource, change(current?.meta ?? {}, input)),
+    });
     return metaResult(result.resource?.meta ?? {});
   };
 }

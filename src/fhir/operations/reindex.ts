@@ -3,6 +3,7 @@ import { errors } from '../../errors.js';
 import type { ReindexJob } from '../../search/index.js';
 import type { Database } from '../../store/index.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
+import { requireAdmin } from '../access-checks.js';
 
 /** The progress of a reindex; `job` is absent when it was done within the request. */
 function reindexParameters(job: Omit<ReindexJob, 'id'> & { id?: string }): Parameters {
@@ -37,6 +38,7 @@ async function jobStatus(context: InteractionContext, id: string): Promise<FhirR
  * request (200); large ones become a background job (202, `Content-Location` to its progress).
  */
 export async function reindexOperation(request: FhirRequest, context: InteractionContext, type?: string, id?: string): Promise<FhirResponse> {
+  requireAdmin(context);
   if (request.method === 'GET') {
     const job = request.query.get('job');
     if (!job || type) throw errors.badRequest('GET $reindex reports a job: GET [base]/$reindex?job=<id>');

@@ -3,6 +3,7 @@ import { errors } from '../../errors.js';
 import { validateResource } from '../validation/index.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { inputParameters, parameter } from './parameters.js';
+import { requirePermission } from '../access-checks.js';
 
 const MODES = ['create', 'update', 'delete'] as const;
 type Mode = (typeof MODES)[number];
@@ -29,6 +30,7 @@ export async function validateOperation(request: FhirRequest, context: Interacti
   const { resource, mode: requestedMode } = resourceToValidate(request);
   const mode = (requestedMode ?? 'create') as Mode;
   if (!MODES.includes(mode)) throw errors.badRequest(`Unknown $validate mode "${requestedMode}"; use create, update or delete`);
+  requirePermission(context, type, ({ create: 'c', update: 'u', delete: 'd' } as const)[mode]);
   if (mode === 'delete') {
     if (!id) throw errors.badRequest('$validate mode=delete needs an instance: [type]/[id]/$validate');
     const current = await context.store.read(type, id, context.tx);

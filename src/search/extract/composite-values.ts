@@ -21,13 +21,13 @@ function firstSlots(component: ComponentParam, values: TypedValue[], baseUrl: st
   if (component.type === 'reference') {
     return values.flatMap((v) => referenceValues(v, baseUrl)).filter((r) => r.targetType).map((r) => ({ c1Code: `${r.targetType}/${r.targetId}` }));
   }
-  return values.flatMap(tokenValues).filter((t) => t.code).map((t) => ({ c1System: t.system, c1Code: t.code }));
+  return values.flatMap((v) => tokenValues(v)).filter((t) => t.code).map((t) => ({ c1System: t.system, c1Code: t.code }));
 }
 
 function secondSlots(component: ComponentParam, values: TypedValue[]): Slot[] {
   switch (component.type) {
     case 'token':
-      return values.flatMap(tokenValues).map((t) => ({ c2System: t.system, c2Code: t.code, c2Text: t.text }));
+      return values.flatMap((v) => tokenValues(v)).map((t) => ({ c2System: t.system, c2Code: t.code, c2Text: t.text }));
     case 'quantity':
       return values.flatMap(quantityValues).map((q) => ({
         c2System: q.system, c2Code: q.code, c2Low: q.low, c2High: q.high,
@@ -51,9 +51,11 @@ function thirdSlots(component: ComponentParam, values: TypedValue[]): Slot[] {
 /**
  * One composite element (e.g. an Observation, or one Observation.component): every combination of
  * its components' values, so that a search matches only values that belong to the same element.
+ * A component's expression is relative to the element, and may use `%resource` (the whole resource,
+ * e.g. MolecularSequence's `%resource.referenceSeq.chromosome`).
  */
-export function compositeValues(element: TypedValue, components: ComponentParam[], baseUrl: string): CompositeValue[] {
-  const valuesOf = (component: ComponentParam) => evalFhirPathTyped(component.expression, [element]);
+export function compositeValues(element: TypedValue, components: ComponentParam[], baseUrl: string, resource: TypedValue): CompositeValue[] {
+  const valuesOf = (component: ComponentParam) => evalFhirPathTyped(component.expression, [element], { '%resource': resource });
   const slots: Slot[][] = [firstSlots(components[0], valuesOf(components[0]), baseUrl)];
   if (components[1]) slots.push(secondSlots(components[1], valuesOf(components[1])));
   if (components[2]) slots.push(thirdSlots(components[2], valuesOf(components[2])));

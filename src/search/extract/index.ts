@@ -14,14 +14,17 @@ import { tokenValues } from './token-values.js';
 export type { IndexRows } from './rows.js';
 export { parseReference } from './reference-values.js';
 
-function addValues(rows: IndexRows, param: SearchParam, values: TypedValue[], baseUrl: string): void {
+/** The index tables one parameter's rows go to (the text table is the resource's, not a parameter's). */
+const TABLES = ['string', 'token', 'date', 'number', 'quantity', 'reference', 'uri', 'composite'] as const;
+
+function addValues(rows: IndexRows, param: SearchParam, values: TypedValue[], baseUrl: string, resource: TypedValue): void {
   const { code } = param;
   switch (param.type) {
     case 'string':
       for (const text of values.flatMap(stringValues)) rows.string.push({ param: code, value: foldText(text), exact: text });
       break;
     case 'token':
-      for (const token of values.flatMap(tokenValues)) rows.token.push({ param: code, ...token });
+      for (const token of values.flatMap((v) => tokenValues(v, param.implicitSystem))) rows.token.push({ param: code, ...token });
       break;
     case 'date':
       for (const range of values.flatMap(dateValues)) rows.date.push({ param: code, ...range });
@@ -41,12 +44,28 @@ function addValues(rows: IndexRows, param: SearchParam, values: TypedValue[], ba
     case 'composite':
       if (!param.components?.length) break;
       for (const element of values) {
-        for (const composite of compositeValues(element, param.components, baseUrl)) rows.composite.push({ param: code, ...composite });
+        for (const composite of compositeValues(element, param.components, baseUrl, resource)) rows.composite.push({ param: code, ...composite });
       }
       break;
     default:
       break;
   }
+}
+
+/**
+ * The resource with its references on our own base made relative (`http://fhir.test/fhir/Patient/1`
+ * becomes `Patient/1`): the two are the same reference (search.html#reference), and FHIRPath's
+ * resolve(), which parameters such as `patient` use (`subject.where(resolve() is Patient)`), only
+ * knows the type of the relative form.
+ */
+function withLocalReferences(value: unknown, prefix: string): unknown {
+  if (Array.isArray(value)) return value.map((item) => withLocalReferences(item, prefix));
+  if (!value || typeof value !== 'object') return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    copy[key] = key === 'reference' && typeof item === 'string' && item.startsWith(prefix) ? item.slice(prefix.length) : withLocalReferences(item, prefix);
+  }
+  return copy;
 }
 
 /**
@@ -56,16 +75,19 @@ function addValues(rows: IndexRows, param: SearchParam, values: TypedValue[], ba
  */
 export function extractIndexRows(resource: Resource, registry: SearchParameterRegistry, baseUrl: string): IndexRows {
   const rows = emptyRows();
-  const input = [toTypedValue(resource)];
+  const root = toTypedValue(withLocalReferences(resource, `${baseUrl}/`) as Resource);
   for (const param of registry.forType(resource.resourceType).values()) {
     if (!param.expression || param.column) continue;
-    let values: TypedValue[];
+    // Each parameter's rows are built apart and kept only when building them succeeded, so that
+    // a failing expression (a composite's components are evaluated here too) costs only its own rows.
+    const own = emptyRows();
     try {
-      values = evalFhirPathTyped(param.expression, input);
+      const values = evalFhirPathTyped(param.expression, [root]);
+      if (values.length > 0) addValues(own, param, values, baseUrl, root);
     } catch {
       continue;
     }
-    if (values.length > 0) addValues(rows, param, values, baseUrl);
+    for (const table of TABLES) (rows[table] as unknown[]).push(...own[table]);
   }
   rows.text = textValues(resource);
   return rows;

@@ -32,8 +32,11 @@ function identifierValues(identifier: Identifier): TokenValue[] {
   return types.map((type) => ({ ...base, typeSystem: type.system ?? null, typeCode: type.code ?? null }));
 }
 
-/** The tokens a token parameter indexes (search.html#token), by the FHIR type of the value. */
-export function tokenValues(value: TypedValue): TokenValue[] {
+/**
+ * The tokens a token parameter indexes (search.html#token), by the FHIR type of the value. A plain
+ * `code` takes the system its binding implies, when the parameter knows one.
+ */
+export function tokenValues(value: TypedValue, implicitSystem?: string): TokenValue[] {
   const v = value.value;
   switch (value.type) {
     case 'Coding':
@@ -48,6 +51,8 @@ export function tokenValues(value: TypedValue): TokenValue[] {
     }
     case 'boolean':
       return [token(undefined, String(v))];
+    case 'code':
+      return typeof v === 'string' ? [token(implicitSystem, v)] : [];
     default:
       return typeof v === 'string' || typeof v === 'number' ? [token(undefined, String(v))] : [];
   }

@@ -1,8 +1,9 @@
 import { errors, FhirError } from '../../errors.js';
 import { isResourceType } from '../../definitions/index.js';
 import type { ParamType, SearchParam } from '../registry.js';
+import { accessCondition } from '../access.js';
 import type { BuildContext, CriterionBuilder } from './context.js';
-import { fragment, or, type SqlFragment } from './fragment.js';
+import { and, fragment, or, type SqlFragment, TRUE } from './fragment.js';
 import { compositeCriterion } from './params/composite.js';
 import { dateCriterion, lastUpdatedCriterion } from './params/date.js';
 import { numberCriterion } from './params/number.js';
@@ -51,6 +52,14 @@ function lookup(context: BuildContext, types: string[], name: string, written: s
 }
 
 /**
+ * A resource a chain or `_has` goes through must be one the requester may read: otherwise the
+ * search would tell what it holds (who has which Observation) without showing it.
+ */
+async function reachable(context: BuildContext, type: string, alias: string): Promise<SqlFragment> {
+  return context.access ? accessCondition(context, context.access, [type], ['r', 's'], alias) : TRUE;
+}
+
+/**
  * `ref[:Type].rest=values` (search.html#chaining): some reference of the parameter points at a
  * resource, of one of its target types, that meets `rest`, itself possibly chained.
  */
@@ -67,7 +76,7 @@ async function chainCondition(context: BuildContext, types: string[], head: stri
   const target = context.alias('r');
   const perType = await Promise.all(
     searchable.map(async (t) => {
-      const inner = await criterionCondition(context, [t], rest, values, target);
+      const inner = and([await criterionCondition(context, [t], rest, values, target), await reachable(context, t, target)]);
       return { sql: `${c}.target_type = $? AND (${inner.sql})`, values: [t, ...inner.values] };
     }),
   );
@@ -87,12 +96,13 @@ async function hasCondition(context: BuildContext, key: string, values: string[]
   const [, type, refName, ...restParts] = key.split(':');
   const rest = restParts.join(':');
   if (!type || !refName || !rest) throw errors.badRequest(`Malformed "${key}": expected _has:Type:reference-parameter:parameter`);
-  if (!isResourceType(type)) throw errors.unknownType(type);
+  // A bad type inside a parameter is a bad request (400), not an unknown endpoint (404).
+  if (!isResourceType(type)) throw errors.badRequest(`"${key}": ${type} is not a resource type`);
   const param = lookup(context, [type], refName, key);
   if (param.type !== 'reference') throw errors.badRequest(`"${key}": ${refName} is not a reference parameter of ${type}`);
   const h = context.alias('h');
   const source = context.alias('r');
-  const inner = await criterionCondition(context, [type], rest, values, source);
+  const inner = and([await criterionCondition(context, [type], rest, values, source), await reachable(context, type, source)]);
   return {
     sql: `EXISTS (SELECT 1 FROM search_reference ${h} JOIN resource ${source} ON ${source}.resource_type = ${h}.resource_type AND ${source}.id = ${h}.id AND NOT ${source}.deleted
       WHERE ${h}.resource_type = $? AND ${h}.param = $? AND ${h}.target_type = ${alias}.resource_type AND ${h}.target_id = ${alias}.id AND (${inner.sql}))`,
@@ -105,10 +115,13 @@ async function hasCondition(context: BuildContext, key: string, values: string[]
  * of one of `types`: plain, chained, or reverse-chained, to any depth.
  */
 export async function criterionCondition(context: BuildContext, types: string[], key: string, values: string[], alias: string): Promise<SqlFragment> {
-  if (key.startsWith('_has:')) return hasCondition(context, key, values, alias);
+  // `_has` alone (or `_has.x`) is a malformed `_has`, not an unknown parameter to ignore.
+  if (key.startsWith('_has:') || key === '_has' || key.startsWith('_has.')) return hasCondition(context, key, values, alias);
   const dot = key.indexOf('.');
   if (dot > 0) return chainCondition(context, types, key.slice(0, dot), key.slice(dot + 1), values, alias);
   const [name, modifier] = key.split(':', 2) as [string, string | undefined];
+  // "Empty parameters are not an error - they are just ignored" (search.html#errors), special ones too.
+  if (values.length === 0 || values.every((v) => v === '')) return fragment('TRUE');
   const special = SPECIAL[name];
   if (special) {
     const param = { code: name, type: 'special', url: '', targets: [] } as SearchParam;

@@ -1,3 +1,4 @@
+import type { AccessPolicy } from '../../smart-auth/index.js';
 import type { Queryable } from '../../store/index.js';
 import type { SearchParam, SearchParameterRegistry } from '../registry.js';
 import type { Terminology } from '../terminology.js';
@@ -13,6 +14,8 @@ export class BuildContext {
     readonly terminology: Terminology,
     readonly db: Queryable,
     readonly baseUrl: string,
+    /** The requester's policy: every resource a chain or `_has` reaches must be within it too. */
+    readonly access?: AccessPolicy,
   ) {}
 
   alias(prefix: string): string {
@@ -49,7 +52,7 @@ export function indexExists(context: BuildContext, table: string, alias: string,
 export function missingCondition(context: BuildContext, table: string, alias: string, criterion: ParamCriterion): SqlFragment {
   const value = criterion.values[0];
   if (criterion.values.length !== 1 || (value !== 'true' && value !== 'false')) {
-    throw errors.invalidSearchValue(`${criterion.name}:missing`, criterion.values.join(','), 'expected true or false');
+    throw errors.invalidSearchValue(criterion.name, criterion.values.join(','), 'expected true or false');
   }
   const exists = indexExists(context, table, alias, criterion.param.code, () => fragment('TRUE'));
   return value === 'true' ? wrap('NOT ', exists, '') : exists;

@@ -4,14 +4,20 @@ import { fragment, or, type SqlFragment } from './fragment.js';
 export const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
 export type Prefix = (typeof PREFIXES)[number];
 
-/** Splits `ge2024-01` into `ge` and `2024-01`; no prefix is `eq` (search.html#prefix). */
-export function splitPrefix(value: string): { prefix: Prefix; rest: string } {
+/**
+ * Splits `ge2024-01` into `ge` and `2024-01`; no prefix is `eq` (search.html#prefix). Two letters
+ * that are not a prefix are refused, naming the parameter (`name`) when the caller gives it.
+ */
+export function splitPrefix(value: string, name?: string): { prefix: Prefix; rest: string } {
   const head = value.slice(0, 2);
   if ((PREFIXES as readonly string[]).includes(head) && value.length > 2 && !/^[a-z]/i.test(value[2] ?? '')) {
     return { prefix: head as Prefix, rest: value.slice(2) };
   }
   if (/^[a-z]{2}/i.test(value) && !/^\d/.test(value)) {
-    throw errors.badRequest(`Unknown prefix "${value.slice(0, 2)}" in "${value}"; use one of ${PREFIXES.join(', ')}`);
+    const why = (PREFIXES as readonly string[]).includes(head)
+      ? `the prefix "${head}" must be followed by a value`
+      : `"${head}" is not a prefix; use one of ${PREFIXES.join(', ')}`;
+    throw name ? errors.invalidSearchValue(name, value, why) : errors.badRequest(`Unknown prefix "${head}" in "${value}"; use one of ${PREFIXES.join(', ')}`);
   }
   return { prefix: 'eq', rest: value };
 }

@@ -184,6 +184,10 @@ export async function startServerProcess(options: StartOptions = {}): Promise<Se
     HOST: '127.0.0.1',
     BASE_URL: baseUrl,
     LOG_LEVEL: 'warn',
+    ADMIN_CLIENT_ID: E2E_CLIENT_ID,
+    ADMIN_CLIENT_SECRET: E2E_CLIENT_SECRET,
+    RATE_LIMIT_PER_MINUTE: '0',
+    ALLOW_PRIVATE_CALLBACKS: 'true',
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
     ...options.env,
   });
@@ -262,6 +266,31 @@ export interface HttpResult {
   body: any;
 }
 
+/** The admin client every test process is started with (CONTRACT.md: ADMIN_CLIENT_ID / ADMIN_CLIENT_SECRET). */
+export const E2E_CLIENT_ID = 'e2e-admin';
+export const E2E_CLIENT_SECRET = 'e2e-admin-secret-0123456789';
+
+const tokens = new Map<string, string>();
+
+/** An access token for the process at `baseUrl` (`system/*.* admin`, client_credentials), fetched once. */
+export async function adminToken(baseUrl: string): Promise<string> {
+  const cached = tokens.get(baseUrl);
+  if (cached) return cached;
+  const response = await fetch(`${baseUrl}/oauth/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${E2E_CLIENT_ID}:${E2E_CLIENT_SECRET}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'system/*.* admin' }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await response.json()) as { access_token?: string };
+  if (!response.ok || !body.access_token) throw new Error(`no admin token from ${baseUrl}: ${response.status} ${JSON.stringify(body)}`);
+  tokens.set(baseUrl, body.access_token);
+  return body.access_token;
+}
+
 /** One FHIR request with `fetch`: JSON in (as application/fhir+json), JSON out; bounded in time. */
 export async function fhirFetch(
   baseUrl: string,
@@ -272,9 +301,16 @@ export async function fhirFetch(
   timeoutMs = 30_000,
 ): Promise<HttpResult> {
   const relative = pathAndQuery.replace(/^\//, '');
+  // As the admin client, unless the caller brings an Authorization of its own.
+  const authorization = 'authorization' in headers ? headers.authorization : `Bearer ${await adminToken(baseUrl)}`;
   const response = await fetch(relative ? `${baseUrl}/fhir/${relative}` : `${baseUrl}/fhir`, {
     method,
-    headers: { accept: 'application/fhir+json', ...(body === undefined ? {} : { 'content-type': 'application/fhir+json' }), ...headers },
+    headers: {
+      accept: 'application/fhir+json',
+      ...(body === undefined ? {} : { 'content-type': 'application/fhir+json' }),
+      ...headers,
+      ...(authorization ? { authorization } : {}),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(timeoutMs),
   });

@@ -12,7 +12,8 @@ interface RestResource {
   conditionalRead?: string;
   conditionalUpdate?: boolean;
   conditionalDelete?: string;
-  searchParam?: { name: string; type: string }[];
+  searchParam?: { name: string; type: string; definition?: string; documentation?: string }[];
+  searchInclude?: string[];
   operation?: { name: string; definition: string }[];
 }
 

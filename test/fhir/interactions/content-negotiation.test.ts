@@ -52,7 +52,12 @@ describe('content negotiation', () => {
 
     it('answers 415 for a body sent without a Content-Type', async () => {
       await expectNothingWritten(async () => {
-        const response = await server.app.inject({ method: 'POST', url: '/fhir/Patient', payload: JSON.stringify(patient()) });
+        const response = await server.app.inject({
+          method: 'POST',
+          url: '/fhir/Patient',
+          headers: { authorization: `Bearer ${server.adminToken}` },
+          payload: JSON.stringify(patient()),
+        });
         expect(response.statusCode).toBe(415);
         expect(JSON.parse(response.body).resourceType).toBe('OperationOutcome');
       });

@@ -24,7 +24,7 @@ function secondComponent(name: string, component: ComponentParam, value: string,
         canonicalCode: `${x}.c2_canonical_code`, canonicalLow: `${x}.c2_canonical_low`, canonicalHigh: `${x}.c2_canonical_high`,
       });
     case 'number':
-      return numberMatch(name, value, { low: `${x}.c2_low`, high: `${x}.c2_high`, type: 'numeric' });
+      return numberMatch(name, value, { low: `${x}.c2_low`, high: `${x}.c2_high` });
     case 'date':
       return dateMatch(name, value, { low: `${x}.c2_date_low`, high: `${x}.c2_date_high`, type: 'timestamptz' });
     case 'string':
@@ -40,7 +40,7 @@ function compositeMatch(name: string, components: ComponentParam[], value: strin
     throw errors.invalidSearchValue(name, value, `expected ${components.length} components separated by $`);
   }
   const conditions = [tokenMatch(name, parts[0], { system: `${x}.c1_system`, code: `${x}.c1_code` }), secondComponent(name, components[1], parts[1], x)];
-  if (components[2]) conditions.push(numberMatch(name, parts[2], { low: `${x}.c3_low`, high: `${x}.c3_high`, type: 'numeric' }));
+  if (components[2]) conditions.push(numberMatch(name, parts[2], { low: `${x}.c3_low`, high: `${x}.c3_high` }));
   return and(conditions);
 }
 

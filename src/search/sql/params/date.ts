@@ -15,7 +15,7 @@ function widenApproximately(start: Date, end: Date): { start: Date; end: Date } 
 
 /** One date value (`[prefix]date`) against a target range. */
 export function dateMatch(name: string, value: string, columns: RangeColumns): SqlFragment {
-  const { prefix, rest } = splitPrefix(value);
+  const { prefix, rest } = splitPrefix(value, name);
   const range = parseDateRange(rest);
   if (!range) throw errors.invalidSearchValue(name, value, 'expected [prefix]YYYY[-MM[-DD[Thh:mm[:ss[.sss]][zone]]]]');
   const { start, end } = prefix === 'ap' ? widenApproximately(range.start, range.end) : range;

@@ -2,8 +2,7 @@ import { errors } from '../../../errors.js';
 import { toCanonical, UCUM_SYSTEM } from '../../ucum.js';
 import { indexExists, missingCondition, type CriterionBuilder } from '../context.js';
 import { and, fragment, or, type SqlFragment } from '../fragment.js';
-import { rangeCondition } from '../prefix.js';
-import { searchedNumber } from './number.js';
+import { numberCondition, searchedNumber } from './number.js';
 
 /** The columns a quantity is compared with: an index row's, or a composite's component. */
 export interface QuantityColumns {
@@ -19,26 +18,32 @@ export interface QuantityColumns {
 
 /**
  * One quantity value (search.html#quantity): `[prefix]number|system|code`, `[prefix]number||unit`
- * or `[prefix]number`. A UCUM unit is compared in canonical base units, so 1 g matches 1000 mg.
+ * (the code or the human unit) or `[prefix]number` (any unit). A UCUM unit is compared in canonical
+ * base units, so 1 g matches 1000 mg; other systems are compared by system and code, unconverted.
  */
 export function quantityMatch(name: string, value: string, columns: QuantityColumns): SqlFragment {
-  const [number, system, code, ...extra] = value.split('|');
-  if (extra.length > 0 || (system !== undefined && code === undefined)) {
+  const parts = value.split('|');
+  if (parts.length !== 1 && parts.length !== 3) {
     throw errors.invalidSearchValue(name, value, 'expected [prefix]number|system|code, [prefix]number||unit or [prefix]number');
   }
-  const searched = searchedNumber(name, number);
+  const [number, system = '', code = ''] = parts;
+  const { prefix, start, end } = searchedNumber(name, number);
   if (system === UCUM_SYSTEM && code) {
-    const low = toCanonical(code, Number(searched.low));
-    const high = toCanonical(code, Number(searched.high));
-    if (low && high) {
-      const range = { low: columns.canonicalLow, high: columns.canonicalHigh, type: 'numeric' };
-      return and([fragment(`${columns.canonicalCode} = $?`, low.code), rangeCondition(searched.prefix, range, String(low.value), String(high.value))]);
+    const canonicalStart = toCanonical(code, Number(start));
+    const canonicalEnd = toCanonical(code, Number(end));
+    if (canonicalStart && canonicalEnd) {
+      return and([
+        fragment(`${columns.canonicalCode} = $?`, canonicalStart.code),
+        numberCondition(prefix, { low: columns.canonicalLow, high: columns.canonicalHigh }, String(canonicalStart.value), String(canonicalEnd.value)),
+      ]);
     }
   }
-  const parts = [rangeCondition(searched.prefix, { low: columns.low, high: columns.high, type: 'numeric' }, searched.low, searched.high)];
-  if (system) parts.push(fragment(`${columns.system} = $?`, system));
-  if (code) parts.push(columns.unit && !system ? fragment(`(${columns.code} = $? OR ${columns.unit} = $?)`, code, code) : fragment(`${columns.code} = $?`, code));
-  return and(parts);
+  const conditions = [numberCondition(prefix, { low: columns.low, high: columns.high }, start, end)];
+  if (system) conditions.push(fragment(`${columns.system} = $?`, system));
+  if (code) {
+    conditions.push(columns.unit && !system ? fragment(`(${columns.code} = $? OR ${columns.unit} = $?)`, code, code) : fragment(`${columns.code} = $?`, code));
+  }
+  return and(conditions);
 }
 
 /** quantity: prefixes with the implicit precision of the value, units by system|code or by unit, UCUM canonical. */

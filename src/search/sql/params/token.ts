@@ -26,7 +26,8 @@ export function tokenMatch(name: string, value: string, columns: TokenColumns): 
   if (code !== undefined) parts.push(fragment(`${columns.code} = $?`, code));
   if (system === null) parts.push(fragment(`${columns.system} IS NULL`));
   else if (system !== undefined) parts.push(fragment(`${columns.system} = $?`, system));
-  if (parts.length === 0) throw errors.invalidSearchValue(name, value, 'expected [system]|[code]');
+  // `|` alone names neither a code nor a system: the spec's forms all have one or the other.
+  if (code === undefined && (system === undefined || system === null)) throw errors.invalidSearchValue(name, value, 'expected [system]|[code]');
   return and(parts);
 }
 
@@ -42,7 +43,7 @@ function textMatch(value: string, x: string): SqlFragment {
 function ofTypeMatch(criterion: ParamCriterion, value: string, x: string): SqlFragment {
   const parts = value.split('|');
   if (parts.length !== 3 || !parts[1] || !parts[2]) {
-    throw errors.invalidSearchValue(`${criterion.name}:of-type`, value, 'expected [type system]|[type code]|[value]');
+    throw errors.invalidSearchValue(criterion.name, value, 'expected [type system]|[type code]|[value]');
   }
   const [typeSystem, typeCode, identifier] = parts;
   return and([
@@ -54,14 +55,13 @@ function ofTypeMatch(criterion: ParamCriterion, value: string, x: string): SqlFr
 /** The codes of a ValueSet this server holds (stored, or in the R4 definitions), for `:in` / `:not-in`. */
 async function valueSetCodes(context: BuildContext, criterion: ParamCriterion, url: string): Promise<Coded[]> {
   const codes = await context.terminology.expand(context.db, url);
-  if (!codes) throw errors.invalidSearchValue(`${criterion.name}:${criterion.modifier}`, url, 'this server does not hold that ValueSet, or cannot expand it');
+  if (!codes) throw errors.invalidSearchValue(criterion.name, url, 'this server does not hold that ValueSet, or cannot expand it');
   return codes;
 }
 
-/** A plain `code` element has no system of its own (it is implied by its binding): it matches by code. */
 function inCodes(codes: Coded[], x: string): SqlFragment {
   return fragment(
-    `EXISTS (SELECT 1 FROM unnest($?::text[], $?::text[]) AS vs(system, code) WHERE vs.code = ${x}.code AND (vs.system IS NULL OR ${x}.system IS NULL OR vs.system = ${x}.system))`,
+    `EXISTS (SELECT 1 FROM unnest($?::text[], $?::text[]) AS vs(system, code) WHERE vs.code = ${x}.code AND (vs.system IS NULL OR vs.system = ${x}.system))`,
     codes.map((c) => c.system ?? null),
     codes.map((c) => c.code),
   );
@@ -71,10 +71,10 @@ function inCodes(codes: Coded[], x: string): SqlFragment {
 async function relatedCodes(context: BuildContext, criterion: ParamCriterion, value: string): Promise<{ system: string; codes: string[] }> {
   const { system, code } = parseToken(value);
   const direction = criterion.modifier as 'above' | 'below';
-  if (!system || !code) throw errors.invalidSearchValue(`${criterion.name}:${direction}`, value, 'expected system|code');
+  if (!system || !code) throw errors.invalidSearchValue(criterion.name, value, 'expected system|code');
   const codes = await context.terminology.related(context.db, system, code, direction);
   if (!codes) {
-    throw errors.invalidSearchValue(`${criterion.name}:${direction}`, value, `the code system ${system} is not held here with a hierarchy, or does not define ${code}`);
+    throw errors.invalidSearchValue(criterion.name, value, `the code system ${system} is not held here with a hierarchy, or does not define ${code}`);
   }
   return { system, codes };
 }

@@ -1,0 +1,10 @@
+import type { Benchmark } from './context.js';
+import { conditionalCreate, create, read, update, vread } from './crud.js';
+import { history } from './history.js';
+import { ingest } from './ingest.js';
+import { include, searchPage } from './pages.js';
+import { search } from './search.js';
+import { transactionBundle } from './transaction.js';
+
+/** Every benchmark, in the order `npm run bench` runs them (those that add data late). */
+export const BENCHMARKS: Benchmark[] = [read, vread, searchPage, include, history, search, create, update, conditionalCreate, transactionBundle, ingest];

@@ -1,0 +1,2 @@
+/** What some resource types do beyond CRUD: rules on the write path and their operations. */
+export * from './scheduling/index.js';

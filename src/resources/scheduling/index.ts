@@ -1,0 +1,10 @@
+export { Scheduling, type SchedulingOptions } from './scheduling.js';
+export { generateSlotsDefinition } from './operation-definition.js';
+export { findOperation } from './operations/find.js';
+export { holdOperation } from './operations/hold.js';
+export { bookOperation } from './operations/book.js';
+export { generateSlotsOperation } from './operations/generate-slots.js';
+export { HOLD_EXPIRED_REASON } from './hold-worker.js';
+export { plannedSlots, type PlannedSlot, type SlotPlanRequest } from './slot-plan.js';
+export { applyResponse } from './appointment-response-hook.js';
+export { TRANSITIONS, INITIAL_STATUSES, SLOT_USE } from './statuses.js';

@@ -1,0 +1,2 @@
+export { AuditLog } from './audit-log.js';
+export { authenticationEvent, interactionEvent, type Requester } from './audit-event.js';

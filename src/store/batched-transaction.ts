@@ -1,0 +1,110 @@
+import type pg from 'pg';
+import type { Queryable } from './database.js';
+
+/** Rows for one table, kept as parallel arrays (one per column) until they are written with `unnest`. */
+interface PendingRows {
+  table: string;
+  columns: string[];
+  /** The SQL array type of each column (`text[]`, `jsonb[]`, ...). */
+  types: string[];
+  /** What is stored from each unnested value: the value itself, or an SQL expression of it. */
+  selects: string[];
+  /** `INSERT ... ON CONFLICT ...` tail, when there is one. */
+  onConflict: string;
+  values: unknown[][];
+}
+
+export interface PendingColumn {
+  name: string;
+  /** The SQL array type the column's values are sent as (`text[]`, `jsonb[]`). */
+  type: string;
+  value: unknown;
+  select?: string;
+}
+
+/** Pending rows past this many bind values are written at once (PostgreSQL takes at most 65535 per statement). */
+const MAX_PENDING_VALUES = 20_000;
+
+/**
+ * A transaction that writes in batches. Inserts (resource, history and index rows, from the write
+ * path) are kept per table and sent as one statement of data-modifying CTEs, each a multi-row insert
+ * from `unnest`: a single create costs one round trip for all its rows, a transaction Bundle a few.
+ * The pending rows are written before any other statement runs (so every query in the transaction
+ * sees them) and before commit. A statement whose result matters (a delete, a lock, a read) is never
+ * deferred; deletes of index rows are, as steps that precede the inserts of the same flush.
+ */
+export class BatchedTransaction implements Queryable {
+  private readonly pending = new Map<string, PendingRows>();
+  private readonly deletes: { sql: string; values: unknown[] }[] = [];
+  private pendingValues = 0;
+
+  constructor(private readonly client: pg.PoolClient) {}
+
+  /**
+   * Queues one row for `table`; rows of one table and column list go out as one multi-row insert.
+   * A column's `select` (`to_tsvector('english', $)`) computes what is stored from the value.
+   */
+  insertLater(table: string, columns: PendingColumn[], onConflict = ''): void {
+    const key = `${table}(${columns.map((c) => `${c.name}:${c.select ?? ''}`).join(',')})${onConflict}`;
+    let rows = this.pending.get(key);
+    if (!rows) {
+      rows = {
+        table,
+        columns: columns.map((c) => c.name),
+        types: columns.map((c) => c.type),
+        selects: columns.map((c, i) => (c.select ?? '$').replace('$', `u.c${i}`)),
+        onConflict,
+        values: columns.map(() => []),
+      };
+      this.pending.set(key, rows);
+    }
+    columns.forEach((column, i) => (rows as PendingRows).values[i].push(column.value));
+    this.pendingValues += columns.length;
+  }
+
+  /** Queues a delete that must happen with the next batch of inserts (the old index rows of a resource). */
+  deleteLater(sql: string, values: unknown[]): void {
+    this.deletes.push({ sql, values });
+    this.pendingValues += values.length;
+  }
+
+  /** Writes what is pending when it has grown large (called by writers after they queue). */
+  async flushIfLarge(): Promise<void> {
+    if (this.pendingValues > MAX_PENDING_VALUES) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.size === 0 && this.deletes.length === 0) return;
+    const values: unknown[] = [];
+    const renumber = (sql: string, own: unknown[]) => {
+      const offset = values.length;
+      values.push(...own);
+      return sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
+    };
+    const steps = this.deletes.map((d) => renumber(d.sql, d.values));
+    for (const rows of this.pending.values()) {
+      const arrays = rows.values.map((column, i) => {
+        values.push(column);
+        return `$${values.length}::${rows.types[i]}`;
+      });
+      const aliases = rows.columns.map((_, i) => `c${i}`).join(', ');
+      steps.push(
+        `INSERT INTO ${rows.table} (${rows.columns.join(', ')}) SELECT ${rows.selects.join(', ')} FROM unnest(${arrays.join(', ')}) AS u(${aliases}) ${rows.onConflict}`,
+      );
+    }
+    this.pending.clear();
+    this.deletes.length = 0;
+    this.pendingValues = 0;
+    await this.client.query(`WITH ${steps.map((step, i) => `w${i} AS (${step})`).join(', ')} SELECT 1`, values);
+  }
+
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    await this.flush();
+    return this.client.query<R>(text, values);
+  }
+}
+
+/** Whether writes on this connection may be batched (inside a transaction of ours). */
+export function isBatched(db: Queryable): db is BatchedTransaction {
+  return db instanceof BatchedTransaction;
+}

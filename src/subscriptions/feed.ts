@@ -1,0 +1,122 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { HistoryMethod, Queryable } from '../store/index.js';
+
+/** One committed change, as the subscriptions read it from the change feed (`resource_history`). */
+export interface FeedRow {
+  seq: number;
+  resourceType: string;
+  id: string;
+  versionId: number;
+  method: HistoryMethod;
+  lastUpdated: Date;
+  /** The version's content; absent for a deletion. */
+  resource?: Resource;
+}
+
+/**
+ * Where the matcher is in the feed: it has done every row whose transaction id is below `low`,
+ * and, of the rows with a transaction id in [low, high), those with `seq <= afterSeq`.
+ */
+export interface FeedCursor {
+  low: string;
+  high: string;
+  afterSeq: number;
+}
+
+export interface FeedBatch {
+  rows: FeedRow[];
+  /** The position to store once the rows' events are stored (in the same transaction). */
+  next: FeedCursor;
+  /** The position read from the table, before this batch. */
+  stored: FeedCursor;
+}
+
+interface Row {
+  seq: string;
+  resource_type: string;
+  id: string;
+  version_id: number;
+  method: HistoryMethod;
+  last_updated: Date;
+  json: string | null;
+}
+
+/*
+ * Why this never loses a committed change, never shows a rolled-back one, and sees each once:
+ *
+ * `seq` is taken from a sequence when a history row is inserted, but the row becomes visible when
+ * its transaction commits, in any order: remembering "the last seq seen" would skip a transaction
+ * that took a lower seq and commits later. So the reader does not go by seq alone. Each history row
+ * carries `txid`, the id of the transaction that wrote it. `pg_snapshot_xmin(pg_current_snapshot())`
+ * is the lowest transaction id still running; every transaction below it has ended, committed or
+ * rolled back, so the set of rows with `txid` below it is final: no row can join it later, and a
+ * rolled-back row is never in it (it was never visible). The horizon only grows.
+ *
+ * The reader takes the feed in windows of transaction ids [low, high), high being a horizon read
+ * earlier. A window is final, so it can be paged by seq in any number of batches (`afterSeq`).
+ * When a window is exhausted, the next one is [high, new horizon): every row that appears after
+ * a horizon was read has a transaction id at or above it (it was running or had not started), so
+ * it falls in a later window, never in one already read. A row waits at most until every
+ * transaction older than its own has ended. Within a window rows go in seq order: for one resource,
+ * writers are serialised by its lock, so its versions come in order.
+ *
+ * The position is stored in the same transaction as the events derived from the rows, so a crash
+ * before that commit redoes the batch and a crash after it has lost nothing. Rows written before
+ * the txid column existed (NULL) are in no window: no subscription existed then.
+ */
+const WINDOW_SQL = `SELECT seq, resource_type, id, version_id, method, last_updated, content::text AS json
+    FROM resource_history
+   WHERE txid >= $1::xid8 AND txid < $2::xid8 AND seq > $3
+   ORDER BY seq LIMIT $4`;
+
+function toFeedRow(row: Row): FeedRow {
+  return {
+    seq: Number(row.seq),
+    resourceType: row.resource_type,
+    id: row.id,
+    versionId: row.version_id,
+    method: row.method,
+    lastUpdated: row.last_updated,
+    resource: row.json === null ? undefined : (JSON.parse(row.json) as Resource),
+  };
+}
+
+async function window(tx: Queryable, low: string, high: string, afterSeq: number, limit: number): Promise<FeedRow[]> {
+  const { rows } = await tx.query<Row>(WINDOW_SQL, [low, high, afterSeq, limit]);
+  return rows.map(toFeedRow);
+}
+
+export async function readCursor(tx: Queryable): Promise<FeedCursor> {
+  const { rows } = await tx.query<{ low: string; high: string; after_seq: string }>(
+    `SELECT low::text AS low, high::text AS high, after_seq FROM subscription_feed_cursor WHERE name = 'matcher'`,
+  );
+  const row = rows[0];
+  if (!row) throw new Error('subscription_feed_cursor has no matcher row: run the migrations');
+  return { low: row.low, high: row.high, afterSeq: Number(row.after_seq) };
+}
+
+export async function writeCursor(tx: Queryable, cursor: FeedCursor): Promise<void> {
+  await tx.query(`UPDATE subscription_feed_cursor SET low = $1::xid8, high = $2::xid8, after_seq = $3, updated = now() WHERE name = 'matcher'`, [
+    cursor.low,
+    cursor.high,
+    cursor.afterSeq,
+  ]);
+}
+
+/**
+ * The next rows of the feed that are final, at most `limit`, in seq order: the rest of the current
+ * window, else the start of the next one. Empty when nothing new is final yet. Call it inside the
+ * transaction that will store the events and the position (`writeCursor(batch.next)`).
+ */
+export async function readFeed(tx: Queryable, limit: number): Promise<FeedBatch> {
+  const stored = await readCursor(tx);
+  const rest = await window(tx, stored.low, stored.high, stored.afterSeq, limit);
+  if (rest.length > 0) return { rows: rest, stored, next: { ...stored, afterSeq: rest[rest.length - 1].seq } };
+  const { rows } = await tx.query<{ horizon: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon');
+  const horizon = rows[0].horizon;
+  if (BigInt(horizon) <= BigInt(stored.high)) return { rows: [], stored, next: stored };
+  const fresh = await window(tx, stored.high, horizon, 0, limit);
+  // An empty new window is not stored: reading it again later, with a higher horizon, is the same.
+  if (fresh.length === 0) return { rows: [], stored, next: stored };
+  return { rows: fresh, stored, next: { low: stored.high, high: horizon, afterSeq: fresh[fresh.length - 1].seq } };
+}

@@ -1,0 +1,120 @@
+import fastifyWebsocket from '@fastify/websocket';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { SearchEngine } from '../search/index.js';
+import type { SmartAuth } from '../smart-auth/index.js';
+import type { Database, Store, WriteHook } from '../store/index.js';
+import { storeClinicTopics } from './clinic-topics.js';
+import { housekeeping } from './housekeeping.js';
+import { NotificationListener } from './listener.js';
+import { WorkLoop } from './loop.js';
+import { Matcher } from './matcher.js';
+import { RestHookDelivery } from './rest-hook-delivery.js';
+import { CHANNELS } from './vocabulary.js';
+import { WebsocketHub } from './websocket.js';
+import { subscriptionWriteHooks } from './write-hooks.js';
+
+export { bindingTokenParameters, MAX_EVENTS_PER_QUERY, requireReceiver, subscriptionEvents, subscriptionStatus } from './operations.js';
+export { EXT as SUBSCRIPTION_EXTENSIONS, SIGNATURE_HEADER, WEBSOCKET_EXTENSION, WEBSOCKET_PATH } from './vocabulary.js';
+export { websocketUrl } from './websocket.js';
+
+export interface SubscriptionsOptions {
+  db: Database;
+  store: Store;
+  search: SearchEngine;
+  auth: SmartAuth;
+  fhirBaseUrl: string;
+  allowPrivateCallbacks: boolean;
+  maxAttempts: number;
+  retryBaseMs: number;
+}
+
+/** How often each worker looks at the tables even without a notification. */
+const POLL_MS = { matcher: 500, delivery: 1000, housekeeping: 5000 } as const;
+
+/**
+ * FHIR Subscriptions (classic R4 and the R5 Backport IG on R4), read from the change feed after
+ * commit, never called by the write path: write hooks check Subscriptions and topics and keep
+ * the subscriptions' state; a matcher turns the feed into durable, numbered events; rest-hook
+ * delivery and the websocket hub send them. Every process runs all of it; PostgreSQL decides who
+ * does what (advisory lock, `FOR UPDATE SKIP LOCKED`, leases).
+ */
+export class Subscriptions {
+  private readonly listener: NotificationListener;
+  private readonly matcher: Matcher;
+  private readonly hub: WebsocketHub;
+  private delivery?: RestHookDelivery;
+  private loops: WorkLoop[] = [];
+
+  constructor(private readonly options: SubscriptionsOptions) {
+    this.listener = new NotificationListener(options.db.connectionString);
+    this.matcher = new Matcher(options.db, options.search);
+    this.hub = new WebsocketHub(options);
+  }
+
+  writeHooks(): WriteHook[] {
+    return subscriptionWriteHooks({ search: this.options.search, allowPrivateCallbacks: this.options.allowPrivateCallbacks });
+  }
+
+  /** The shipped topics, stored through the write path (call once the write hooks are in place). */
+  storeTopics(): Promise<void> {
+    return storeClinicTopics(this.options.store);
+  }
+
+  /** The websocket endpoint, on the app's root. */
+  async registerRoutes(app: FastifyInstance): Promise<void> {
+    await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+    await app.register(this.hub.routes);
+  }
+
+  async start(log: FastifyBaseLogger): Promise<void> {
+    const { db, store } = this.options;
+    await this.listener.start();
+    const matching = new WorkLoop('subscription-matcher', () => this.matcher.runOnce(), POLL_MS.matcher, log);
+    const delivering = new WorkLoop('subscription-delivery', () => (this.delivery as RestHookDelivery).step(), POLL_MS.delivery, log);
+    this.delivery = new RestHookDelivery({
+      db,
+      store,
+      listener: this.listener,
+      fhirBaseUrl: this.options.fhirBaseUrl,
+      maxAttempts: this.options.maxAttempts,
+      retryBaseMs: this.options.retryBaseMs,
+      allowPrivate: this.options.allowPrivateCallbacks,
+      log,
+      kick: (delayMs) => (delayMs ? setTimeout(() => delivering.kick(), delayMs).unref() : delivering.kick()),
+    });
+    const upkeep = new WorkLoop(
+      'subscription-housekeeping',
+      async () => {
+        await housekeeping(db, store);
+        return 'idle';
+      },
+      POLL_MS.housekeeping,
+      log,
+    );
+    this.listener.on(CHANNELS.feed, () => matching.kick());
+    this.listener.on(CHANNELS.events, (payload) => {
+      delivering.kick();
+      this.hub.onEvents(payload);
+    });
+    this.listener.on(CHANNELS.subscriptions, (id) => {
+      matching.kick();
+      delivering.kick();
+      if (!id.startsWith('Basic/')) void this.hub.onSubscriptionChanged(id).catch(() => undefined);
+    });
+    this.listener.onReconnect(() => {
+      matching.kick();
+      delivering.kick();
+      this.hub.flushAll();
+    });
+    this.loops = [matching, delivering, upkeep];
+    for (const loop of this.loops) loop.start();
+    this.hub.start();
+  }
+
+  async stop(): Promise<void> {
+    this.hub.stop();
+    await Promise.all(this.loops.map((loop) => loop.stop()));
+    await this.delivery?.stop();
+    await this.listener.stop();
+  }
+}

@@ -1,0 +1,61 @@
+import type { FastifyBaseLogger } from 'fastify';
+
+export type StepOutcome = 'more' | 'idle' | 'busy';
+
+/**
+ * Runs a step again and again while it has work ('more'), when kicked (a notification) and at
+ * least every `pollMs` (notifications can be missed; the tables are the record). One run at a
+ * time; a kick during a run makes another run follow it. 'busy' (another process holds the work)
+ * retries shortly, in case that process finished just before our kick reached it.
+ */
+export class WorkLoop {
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private dirty = false;
+  private stopped = false;
+
+  constructor(
+    private readonly name: string,
+    private readonly step: () => Promise<StepOutcome>,
+    private readonly pollMs: number,
+    private readonly log: FastifyBaseLogger,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => this.kick(), this.pollMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  kick(): void {
+    if (this.stopped) return;
+    this.dirty = true;
+    this.running ??= this.run().finally(() => (this.running = undefined));
+  }
+
+  private later(ms: number): void {
+    setTimeout(() => this.kick(), ms).unref();
+  }
+
+  private async run(): Promise<void> {
+    while (this.dirty && !this.stopped) {
+      this.dirty = false;
+      try {
+        let outcome: StepOutcome;
+        do outcome = await this.step();
+        while (outcome === 'more' && !this.stopped);
+        if (outcome === 'busy') this.later(100);
+      } catch (error) {
+        this.log.error({ err: error, worker: this.name }, 'subscription worker step failed; retrying');
+        this.later(1000);
+        return;
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+}

@@ -1,0 +1,291 @@
+import type { Resource, Subscription } from '@medplum/fhirtypes';
+import { isResultParameter, type SearchEngine, type VersionCheck } from '../search/index.js';
+import { grantingScopes, isUnconfined, type AccessPolicy } from '../smart-auth/index.js';
+import type { BatchedTransaction, Database, Queryable } from '../store/index.js';
+import { readFeed, writeCursor, type FeedCursor, type FeedRow } from './feed.js';
+import { policyOf, type StoredOwner } from './owner.js';
+import { appendEvents, type NewEvent } from './state.js';
+import { parseSubscription, type SubscriptionSpec } from './subscription-spec.js';
+import { isTopicResource, parseTopic, type Interaction, type Topic } from './topic.js';
+import { loadTopics } from './topic-lookup.js';
+import { fhirPathPasses, queryCriteriaOutcome, triggerApplies } from './trigger.js';
+import { CHANNELS } from './vocabulary.js';
+
+/** An arbitrary constant: the advisory lock held by the one process matching at a time. */
+const MATCHER_LOCK = 7_254_005;
+/** Notification payloads are limited to 8000 bytes; beyond, "*" wakes every reader. */
+const PAYLOAD_LIMIT = 7_000;
+
+interface ActiveSubscription {
+  spec: SubscriptionSpec;
+  /** The creator's policy; absent for the server's own subscriptions. */
+  owner?: AccessPolicy;
+  /** The feed position of the version this entry comes from: older rows of it are not applied. */
+  sinceSeq: number;
+  /** Per resource type: the filters merged into one search (the same object every time, so the search caches its compilation). */
+  filters: Map<string, URLSearchParams>;
+  /** Per resource type: the outcome of the check when it needs no query (see knownOutcome). */
+  known: Map<string, boolean | undefined>;
+}
+
+type Side = 'current' | 'previous';
+type Answer = () => boolean;
+
+export type MatchOutcome = 'idle' | 'more' | 'busy';
+
+/**
+ * The matcher turns the change feed into each subscription's numbered events. One process at a
+ * time holds it (an advisory lock); it reads final feed rows in order (feed.ts), evaluates every
+ * active subscription whose type or topic concerns the row, and stores the events and the feed
+ * position in one transaction, then wakes the deliverers with a notification sent on commit.
+ *
+ * Subscriptions and topics are themselves in the feed, so the set evaluated for a row is the set
+ * active at that row's position. When another process moved the position meanwhile, the sets are
+ * reloaded from the tables.
+ */
+export class Matcher {
+  private subscriptions = new Map<string, ActiveSubscription>();
+  private topics = new Map<string, Topic>();
+  private topicUrls = new Map<string, string>();
+  private byType?: Map<string, string[]>;
+  private lastCursor?: FeedCursor;
+
+  constructor(
+    private readonly db: Database,
+    private readonly search: SearchEngine,
+    private readonly batchSize = 200,
+  ) {}
+
+  /** One batch: 'more' when rows were done (call again), 'idle' when nothing is final yet, 'busy' when another process matches. */
+  async runOnce(): Promise<MatchOutcome> {
+    let next: FeedCursor | undefined;
+    try {
+      // A transaction like the write path's (batched; retried after a deadlock or serialization
+      // failure). Each attempt starts from the tables, not from caches an aborted attempt changed.
+      const outcome = await this.db.transaction(async (tx): Promise<MatchOutcome> => {
+        const { rows } = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [MATCHER_LOCK]);
+        if (!rows[0].locked) return 'busy';
+        const batch = await readFeed(tx, this.batchSize);
+        if (!this.lastCursor || !sameCursor(this.lastCursor, batch.stored)) await this.reload(tx);
+        this.lastCursor = undefined;
+        next = batch.next;
+        if (batch.rows.length === 0) return 'idle';
+        const events: NewEvent[] = [];
+        for (const row of batch.rows) {
+          await this.apply(tx, row);
+          events.push(...(await this.evaluate(tx, row)));
+        }
+        const notified = await appendEvents(tx, events);
+        await writeCursor(tx, batch.next);
+        if (notified.length) {
+          const payload = notified.join(',');
+          await tx.query('SELECT pg_notify($1, $2)', [CHANNELS.events, payload.length > PAYLOAD_LIMIT ? '*' : payload]);
+        }
+        return 'more';
+      });
+      // Committed: the caches are those of the stored position.
+      if (outcome !== 'busy') this.lastCursor = next;
+      return outcome;
+    } catch (error) {
+      this.lastCursor = undefined;
+      throw error;
+    }
+  }
+
+  /** The active subscriptions and the topics as stored now. */
+  private async reload(db: Queryable): Promise<void> {
+    const { rows } = await db.query<{ content: Subscription; owner: StoredOwner | null; seq: string | null }>(
+      `SELECT r.content, s.owner,
+              (SELECT max(h.seq) FROM resource_history h WHERE h.resource_type = 'Subscription' AND h.id = r.id) AS seq
+         FROM resource r LEFT JOIN subscription_state s ON s.id = r.id
+        WHERE r.resource_type = 'Subscription' AND NOT r.deleted AND r.content ->> 'status' = 'active'`,
+    );
+    this.subscriptions = new Map();
+    for (const row of rows) {
+      const entry = activeEntry(row.content, row.owner, Number(row.seq ?? 0));
+      if (entry) this.subscriptions.set(entry.spec.id, entry);
+    }
+    this.topics = await loadTopics(db);
+    this.topicUrls = new Map([...this.topics.values()].map((topic) => [topic.id, topic.url]));
+    this.byType = undefined;
+  }
+
+  /** Subscriptions and topics change in feed order. */
+  private async apply(db: Queryable, row: FeedRow): Promise<void> {
+    if (row.resourceType === 'Subscription') {
+      const cached = this.subscriptions.get(row.id);
+      if (cached && row.seq <= cached.sinceSeq) return;
+      this.subscriptions.delete(row.id);
+      const content = row.resource as Subscription | undefined;
+      if (content?.status === 'active') {
+        const { rows } = await db.query<{ owner: StoredOwner | null }>('SELECT owner FROM subscription_state WHERE id = $1', [row.id]);
+        const entry = activeEntry(content, rows[0]?.owner ?? null, row.seq);
+        if (entry) this.subscriptions.set(row.id, entry);
+      }
+      this.byType = undefined;
+    } else if (row.resourceType === 'Basic') {
+      const previousUrl = this.topicUrls.get(row.id);
+      if (!previousUrl && !isTopicResource(row.resource as Resource | undefined)) return;
+      if (previousUrl) this.topics.delete(previousUrl);
+      this.topicUrls.delete(row.id);
+      if (row.resource && isTopicResource(row.resource)) {
+        try {
+          const topic = parseTopic(row.resource);
+          this.topics.set(topic.url, topic);
+          this.topicUrls.set(row.id, topic.url);
+        } catch {
+          // A topic that cannot be read triggers nothing.
+        }
+      }
+      this.byType = undefined;
+    }
+  }
+
+  private typeIndex(): Map<string, string[]> {
+    if (this.byType) return this.byType;
+    const index = new Map<string, string[]>();
+    const add = (type: string, id: string) => index.set(type, [...(index.get(type) ?? []), id]);
+    for (const [id, { spec }] of this.subscriptions) {
+      if (spec.criteria) add(spec.criteria.type, id);
+      const topic = spec.topicUrl ? this.topics.get(spec.topicUrl) : undefined;
+      for (const type of new Set(topic?.triggers.map((t) => t.resourceType) ?? [])) add(type, id);
+    }
+    this.byType = index;
+    return index;
+  }
+
+  /** The events one feed row makes: one per subscription it matches. */
+  private async evaluate(tx: BatchedTransaction, row: FeedRow): Promise<NewEvent[]> {
+    const candidates = (this.typeIndex().get(row.resourceType) ?? [])
+      .map((id) => this.subscriptions.get(id) as ActiveSubscription)
+      .filter((sub) => row.seq > sub.sinceSeq && !(sub.spec.end && sub.spec.end < row.lastUpdated));
+    if (candidates.length === 0) return [];
+    const needPrevious = row.method === 'DELETE' || candidates.some((c) => c.spec.flavour === 'topic');
+    const previous = needPrevious && row.versionId > 1 ? await readVersionContent(tx, row.resourceType, row.id, row.versionId - 1) : undefined;
+    const interaction: Interaction = row.method === 'DELETE' ? 'delete' : previous ? 'update' : 'create';
+    const current = row.resource;
+
+    const checks: Record<Side, VersionCheck[]> = { current: [], previous: [] };
+    const results: Record<Side, boolean[]> = { current: [], previous: [] };
+    const ask = (side: Side, check: VersionCheck, sub?: ActiveSubscription): Answer => {
+      if ((side === 'current' && !current) || (side === 'previous' && !previous)) return () => false;
+      let known: boolean | undefined;
+      if (sub?.known.has(row.resourceType)) known = sub.known.get(row.resourceType);
+      else {
+        known = knownOutcome(row.resourceType, check);
+        sub?.known.set(row.resourceType, known);
+      }
+      if (known !== undefined) return () => known;
+      const index = checks[side].push(check) - 1;
+      return () => results[side][index] === true;
+    };
+
+    const decisions: { sub: ActiveSubscription; matched: Answer }[] = [];
+    for (const sub of candidates) {
+      const { spec, owner } = sub;
+      if (spec.criteria) {
+        if (interaction !== 'delete') decisions.push({ sub, matched: ask('current', { params: spec.criteria.params, access: owner }, sub) });
+        continue;
+      }
+      const topic = spec.topicUrl ? this.topics.get(spec.topicUrl) : undefined;
+      if (!topic || topic.status === 'retired') continue;
+      const triggers: Answer[] = [];
+      for (const trigger of topic.triggers) {
+        if (!triggerApplies(trigger, row.resourceType, interaction)) continue;
+        if (trigger.fhirPath && !fhirPathPasses(trigger.fhirPath, current, previous)) continue;
+        const query = trigger.query;
+        if (!query) {
+          triggers.push(() => true);
+          continue;
+        }
+        const before = query.previous && previous ? ask('previous', { params: queryParams(query.previous) }) : undefined;
+        const after = query.current && current ? ask('current', { params: queryParams(query.current) }) : undefined;
+        triggers.push(() => queryCriteriaOutcome(query, before?.(), after?.(), interaction));
+      }
+      if (triggers.length === 0) continue;
+      let params = sub.filters.get(row.resourceType);
+      if (!params) {
+        params = new URLSearchParams();
+        for (const filter of spec.filters.filter((f) => f.type === row.resourceType)) for (const [k, v] of filter.params) params.append(k, v);
+        sub.filters.set(row.resourceType, params);
+      }
+      const filtered = ask(interaction === 'delete' ? 'previous' : 'current', { params, access: owner }, sub);
+      decisions.push({ sub, matched: () => triggers.some((t) => t()) && filtered() });
+    }
+
+    if (checks.current.length && current) {
+      results.current = await this.search.matchVersion(tx, {
+        resourceType: row.resourceType,
+        id: row.id,
+        versionId: row.versionId,
+        lastUpdated: row.lastUpdated,
+        resource: current,
+      }, checks.current);
+    }
+    if (checks.previous.length && previous) {
+      results.previous = await this.search.matchVersion(tx, {
+        resourceType: row.resourceType,
+        id: row.id,
+        versionId: row.versionId - 1,
+        lastUpdated: previous.meta?.lastUpdated ?? row.lastUpdated,
+        resource: previous,
+      }, checks.previous);
+    }
+    return decisions
+      .filter((d) => d.matched())
+      .map(({ sub }) => ({
+        subscriptionId: sub.spec.id,
+        seq: row.seq,
+        resourceType: row.resourceType,
+        resourceId: row.id,
+        versionId: row.versionId,
+        interaction,
+        occurred: row.lastUpdated,
+      }));
+  }
+
+}
+
+function sameCursor(a: FeedCursor, b: FeedCursor): boolean {
+  return a.low === b.low && a.high === b.high && a.afterSeq === b.afterSeq;
+}
+
+function activeEntry(content: Subscription, owner: StoredOwner | null, seq: number): ActiveSubscription | undefined {
+  try {
+    return { spec: parseSubscription(content), owner: owner ? policyOf(owner) : undefined, sinceSeq: seq, filters: new Map(), known: new Map() };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The outcome of a check that needs no query: a policy that grants no read on the type lets
+ * nothing through; no criteria and an unconfined read (or no policy) let everything through.
+ */
+function knownOutcome(type: string, check: VersionCheck): boolean | undefined {
+  const scopes = check.access ? grantingScopes(check.access, type, 'r') : undefined;
+  if (scopes && scopes.length === 0) return false;
+  const criteria = [...check.params.keys()].filter((key) => !isResultParameter(key));
+  if (criteria.length === 0 && (!scopes || scopes.some(isUnconfined))) return true;
+  return undefined;
+}
+
+/** Query criteria strings as searches, the same object for the same text (the search caches by it). */
+const queries = new Map<string, URLSearchParams>();
+function queryParams(text: string): URLSearchParams {
+  let params = queries.get(text);
+  if (!params) {
+    if (queries.size > 1000) queries.clear();
+    queries.set(text, (params = new URLSearchParams(text)));
+  }
+  return params;
+}
+
+async function readVersionContent(db: Queryable, type: string, id: string, versionId: number): Promise<Resource | undefined> {
+  const { rows } = await db.query<{ json: string | null }>(
+    'SELECT content::text AS json FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3',
+    [type, id, versionId],
+  );
+  const json = rows[0]?.json;
+  return json ? (JSON.parse(json) as Resource) : undefined;
+}

@@ -1,0 +1,210 @@
+import type { Queryable } from '../store/index.js';
+import type { StoredOwner } from './owner.js';
+import type { Interaction } from './topic.js';
+
+/** The server's bookkeeping of one Subscription (table `subscription_state`). */
+export interface SubscriptionState {
+  id: string;
+  owner: StoredOwner | null;
+  secret: string | null;
+  status: string;
+  channel: string;
+  heartbeatSeconds: number | null;
+  eventsSinceStart: number;
+  deliveredThrough: number;
+  handshakePending: boolean;
+  attempts: number;
+  lastError: string | null;
+}
+
+export interface StateRow {
+  id: string;
+  owner: StoredOwner | null;
+  secret: string | null;
+  status: string;
+  channel: string;
+  heartbeat_seconds: number | null;
+  events_since_start: string;
+  delivered_through: string;
+  handshake_pending: boolean;
+  attempts: number;
+  last_error: string | null;
+}
+
+export const toState = (row: StateRow): SubscriptionState => ({
+  id: row.id,
+  owner: row.owner,
+  secret: row.secret,
+  status: row.status,
+  channel: row.channel,
+  heartbeatSeconds: row.heartbeat_seconds,
+  eventsSinceStart: Number(row.events_since_start),
+  deliveredThrough: Number(row.delivered_through),
+  handshakePending: row.handshake_pending,
+  attempts: row.attempts,
+  lastError: row.last_error,
+});
+
+const COLUMN_NAMES = [
+  'id', 'owner', 'secret', 'status', 'channel', 'heartbeat_seconds', 'events_since_start', 'delivered_through',
+  'handshake_pending', 'attempts', 'last_error',
+];
+
+/** The columns `toState` reads, optionally qualified by a table alias. */
+export function stateColumns(alias?: string): string {
+  return COLUMN_NAMES.map((name) => (alias ? `${alias}.${name}` : name)).join(', ');
+}
+
+export const STATE_COLUMNS = stateColumns();
+
+export async function readState(db: Queryable, id: string): Promise<SubscriptionState | undefined> {
+  const { rows } = await db.query<StateRow>(`SELECT ${STATE_COLUMNS} FROM subscription_state WHERE id = $1`, [id]);
+  return rows[0] && toState(rows[0]);
+}
+
+export async function readStates(db: Queryable, ids: string[]): Promise<Map<string, SubscriptionState>> {
+  const { rows } = await db.query<StateRow>(`SELECT ${STATE_COLUMNS} FROM subscription_state WHERE id = ANY($1::text[])`, [ids]);
+  return new Map(rows.map((row) => [row.id, toState(row)]));
+}
+
+export interface StateWrite {
+  id: string;
+  /** Set only when the Subscription is new (created, or written again after a deletion). */
+  created: boolean;
+  owner: StoredOwner | null;
+  /** A string sets the secret, `null` removes it, undefined keeps it. */
+  secret?: string | null;
+  status: string;
+  channel: string;
+  heartbeatSeconds?: number;
+  end?: Date;
+  /** The subscription (re)starts: delivery continues from now, failures are forgotten. */
+  restart: boolean;
+  handshakePending: boolean;
+}
+
+/**
+ * Mirrors a Subscription write into its state row, in the write's transaction. A subscription that
+ * is new starts with no events (a re-created id forgets its old ones); one that (re)starts delivers
+ * from its current event count on.
+ */
+export async function writeState(tx: Queryable, state: StateWrite): Promise<void> {
+  if (state.created) await tx.query('DELETE FROM subscription_event WHERE subscription_id = $1', [state.id]);
+  await tx.query(
+    `INSERT INTO subscription_state (id, owner, secret, status, channel, heartbeat_seconds, end_at, handshake_pending)
+     VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (id) DO UPDATE SET
+       owner = CASE WHEN $9 THEN EXCLUDED.owner ELSE subscription_state.owner END,
+       secret = CASE WHEN $10 THEN EXCLUDED.secret ELSE subscription_state.secret END,
+       status = EXCLUDED.status, channel = EXCLUDED.channel, heartbeat_seconds = EXCLUDED.heartbeat_seconds,
+       end_at = EXCLUDED.end_at, handshake_pending = EXCLUDED.handshake_pending,
+       events_since_start = CASE WHEN $9 THEN 0 ELSE subscription_state.events_since_start END,
+       delivered_through = CASE WHEN $9 THEN 0 WHEN $11 THEN subscription_state.events_since_start ELSE subscription_state.delivered_through END,
+       attempts = CASE WHEN $9 OR $11 THEN 0 ELSE subscription_state.attempts END,
+       last_error = CASE WHEN $9 OR $11 THEN NULL ELSE subscription_state.last_error END,
+       next_attempt_at = CASE WHEN $9 OR $11 THEN now() ELSE subscription_state.next_attempt_at END,
+       last_sent_at = CASE WHEN $9 OR $11 THEN now() ELSE subscription_state.last_sent_at END`,
+    [
+      state.id,
+      state.owner === null ? null : JSON.stringify(state.owner),
+      state.secret ?? null,
+      state.status,
+      state.channel,
+      state.heartbeatSeconds ?? null,
+      state.end ?? null,
+      state.handshakePending,
+      state.created,
+      state.secret !== undefined,
+      state.restart,
+    ],
+  );
+}
+
+export async function markDeleted(tx: Queryable, id: string): Promise<void> {
+  await tx.query(`UPDATE subscription_state SET status = 'deleted', handshake_pending = false WHERE id = $1`, [id]);
+}
+
+/** One event of one subscription: a version of a resource that triggered it. */
+export interface SubscriptionEvent {
+  subscriptionId: string;
+  eventNumber: number;
+  seq: number;
+  resourceType: string;
+  resourceId: string;
+  versionId: number;
+  interaction: Interaction;
+  occurred: Date;
+}
+
+export type NewEvent = Omit<SubscriptionEvent, 'eventNumber'>;
+
+interface EventRow {
+  subscription_id: string;
+  event_number: string;
+  seq: string;
+  resource_type: string;
+  resource_id: string;
+  version_id: number;
+  interaction: Interaction;
+  occurred: Date;
+}
+
+const toEvent = (row: EventRow): SubscriptionEvent => ({
+  subscriptionId: row.subscription_id,
+  eventNumber: Number(row.event_number),
+  seq: Number(row.seq),
+  resourceType: row.resource_type,
+  resourceId: row.resource_id,
+  versionId: row.version_id,
+  interaction: row.interaction,
+  occurred: row.occurred,
+});
+
+/**
+ * Appends events, numbering each subscription's in the order given, after its last number; in the
+ * matcher's transaction, together with the feed position they were derived from. State rows are
+ * locked in id order, so that two writers of several of them cannot deadlock on one another.
+ */
+export async function appendEvents(tx: Queryable, events: NewEvent[]): Promise<string[]> {
+  if (events.length === 0) return [];
+  const ids = [...new Set(events.map((e) => e.subscriptionId))].sort();
+  await tx.query('SELECT 1 FROM subscription_state WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [ids]);
+  const { rows } = await tx.query<{ subscription_id: string }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[])
+         WITH ORDINALITY AS i(subscription_id, seq, resource_type, resource_id, version_id, interaction, occurred, ord)
+     ), counts AS (
+       SELECT subscription_id, count(*) AS n FROM input GROUP BY subscription_id
+     ), bumped AS (
+       UPDATE subscription_state s SET events_since_start = s.events_since_start + c.n
+         FROM counts c WHERE s.id = c.subscription_id
+       RETURNING s.id, s.events_since_start - c.n AS base
+     )
+     INSERT INTO subscription_event (subscription_id, event_number, seq, resource_type, resource_id, version_id, interaction, occurred)
+     SELECT i.subscription_id, b.base + row_number() OVER (PARTITION BY i.subscription_id ORDER BY i.ord),
+            i.seq, i.resource_type, i.resource_id, i.version_id, i.interaction, i.occurred
+       FROM input i JOIN bumped b ON b.id = i.subscription_id
+     RETURNING subscription_id`,
+    [
+      events.map((e) => e.subscriptionId),
+      events.map((e) => e.seq),
+      events.map((e) => e.resourceType),
+      events.map((e) => e.resourceId),
+      events.map((e) => e.versionId),
+      events.map((e) => e.interaction),
+      events.map((e) => e.occurred),
+    ],
+  );
+  return [...new Set(rows.map((row) => row.subscription_id))];
+}
+
+/** Events of one subscription with numbers in [from, to], in order, at most `limit`. */
+export async function readEvents(db: Queryable, id: string, from: number, to: number, limit: number): Promise<SubscriptionEvent[]> {
+  const { rows } = await db.query<EventRow>(
+    `SELECT subscription_id, event_number, seq, resource_type, resource_id, version_id, interaction, occurred
+       FROM subscription_event WHERE subscription_id = $1 AND event_number BETWEEN $2 AND $3
+      ORDER BY event_number LIMIT $4`,
+    [id, from, to, limit],
+  );
+  return rows.map(toEvent);
+}

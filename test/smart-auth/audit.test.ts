@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fhirRequest, startTestServer, type TestServer } from '../support/test-server.js';
+
+/** Waits for the background audit writer (reads are recorded after the fact). */
+async function auditEvents(server: TestServer, query: string, atLeast = 1) {
+  for (let i = 0; i < 50; i++) {
+    const response = await fhirRequest(server.app, 'GET', `/fhir/AuditEvent?${query}&_count=100`);
+    if ((response.body.entry?.length ?? 0) >= atLeast) return response.body.entry.map((e: { resource: unknown }) => e.resource);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return [];
+}
+
+describe('AuditEvents', () => {
+  let server: TestServer;
+  let practitionerToken: string;
+  beforeAll(async () => {
+    server = await startTestServer();
+    practitionerToken = await server.auth.tokens.issue({ sub: 'doc-1', client_id: 'ehr-app', scope: 'user/*.cruds', role: 'practitioner', fhirUser: 'Practitioner/doc' });
+  });
+  afterAll(async () => server?.close());
+
+  it('audits a write in the same transaction as the change, with agent, entity, outcome and source', async () => {
+    const created = await fhirRequest(server.app, 'POST', '/fhir/Patient', { resourceType: 'Patient' }, { authorization: `Bearer ${practitionerToken}` });
+    expect(created.status).toBe(201);
+    const { rows } = await server.db.query(
+      `SELECT content FROM resource WHERE resource_type = 'AuditEvent' AND content->'entity'->0->'what'->>'reference' = $1`,
+      [`Patient/${created.body.id}`],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0].content).toMatchObject({
+      type: { code: 'rest' },
+      subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: 'create' }],
+      action: 'C',
+      outcome: '0',
+      agent: [{ requestor: true, who: { reference: 'Practitioner/doc' }, altId: 'doc-1' }],
+      source: { observer: { display: 'fhir-server' } },
+    });
+  });
+
+  it('leaves no audit record of a write that was rolled back, but records the refusal', async () => {
+    const response = await fhirRequest(server.app, 'POST', '/fhir/Patient', { resourceType: 'Patient', birthDate: 'nope' }, { authorization: `Bearer ${practitionerToken}` });
+    expect(response.status).toBe(400);
+    const events = await auditEvents(server, 'outcome=4&subtype=create');
+    expect(events.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('audits reads and searches (after the response), and admins can search the records', async () => {
+    const patient = await fhirRequest(server.app, 'POST', '/fhir/Patient', { resourceType: 'Patient' });
+    await fhirRequest(server.app, 'GET', `/fhir/Patient/${patient.body.id}`, undefined, { authorization: `Bearer ${practitionerToken}` });
+    await fhirRequest(server.app, 'GET', '/fhir/Patient?gender=female', undefined, { authorization: `Bearer ${practitionerToken}` });
+    const reads = await auditEvents(server, `entity=Patient/${patient.body.id}&subtype=read`);
+    expect(reads[0]).toMatchObject({ action: 'R', outcome: '0', agent: [{ who: { reference: 'Practitioner/doc' } }] });
+    const searches = await auditEvents(server, 'subtype=search-type');
+    expect(searches.some((e: { entity?: { query?: string }[] }) => Buffer.from(e.entity?.[0]?.query ?? '', 'base64').toString() === 'gender=female')).toBe(true);
+  });
+
+  it('shows audit records only to tokens with a scope on AuditEvent', async () => {
+    const narrow = await server.auth.tokens.issue({ sub: 'doc-2', client_id: 'ehr-app', scope: 'user/Patient.rs', role: 'practitioner' });
+    const response = await fhirRequest(server.app, 'GET', '/fhir/AuditEvent', undefined, { authorization: `Bearer ${narrow}` });
+    expect(response.status).toBe(403);
+  });
+});

@@ -1,0 +1,134 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFeed, writeCursor, type FeedRow } from '../../src/subscriptions/feed.js';
+import { Database, type Queryable } from '../../src/store/index.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { eventually } from './support.js';
+
+/**
+ * The change feed as the subscriptions read it (src/subscriptions/feed.ts): a transaction that took
+ * a lower seq and commits after a higher one is not skipped, a rolled-back one is never seen, and
+ * each row is read once.
+ */
+describe('the change feed reader', () => {
+  let database: TestDatabase;
+  let db: Database;
+  const clients: pg.Client[] = [];
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    db = new Database(database.url, 4);
+  });
+
+  afterAll(async () => {
+    for (const client of clients) await client.end().catch(() => undefined);
+    await db?.close();
+    await database?.drop();
+  });
+
+  async function connection(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: database.url });
+    await client.connect();
+    clients.push(client);
+    return client;
+  }
+
+  let counter = 0;
+  async function insertHistory(client: Queryable, id: string): Promise<number> {
+    const { rows } = await client.query<{ seq: string }>(
+      `INSERT INTO resource_history (resource_type, id, version_id, last_updated, method, content)
+       VALUES ('Patient', $1, 1, now(), 'POST', $2::jsonb) RETURNING seq`,
+      [id, JSON.stringify({ resourceType: 'Patient', id, active: true, n: ++counter })],
+    );
+    return Number(rows[0].seq);
+  }
+
+  /** One matcher step: reads a batch and stores the position, as the matcher does. */
+  async function consume(): Promise<FeedRow[]> {
+    return db.transaction(async (tx) => {
+      const batch = await readFeed(tx, 100);
+      await writeCursor(tx, batch.next);
+      return batch.rows;
+    });
+  }
+
+  /** Everything final so far (several steps: a window, then the next). */
+  async function drain(): Promise<FeedRow[]> {
+    const all: FeedRow[] = [];
+    for (;;) {
+      const rows = await consume();
+      if (rows.length === 0) return all;
+      all.push(...rows);
+    }
+  }
+
+  it('does not skip a change that took a lower seq but committed later', async () => {
+    await drain();
+    const slow = await connection();
+    await slow.query('BEGIN');
+    const early = await insertHistory(slow, 'slow-writer');
+    const late = await insertHistory(db, 'fast-writer'); // commits at once
+    expect(late).toBeGreaterThan(early);
+
+    // The faster change is committed, but a change with a lower seq may still come: it waits.
+    expect((await drain()).map((r) => r.id)).not.toContain('fast-writer');
+
+    await slow.query('COMMIT');
+    const seen: FeedRow[] = [];
+    await eventually(async () => {
+      seen.push(...(await drain()));
+      return seen.length >= 2 ? true : undefined;
+    });
+    expect(seen.map((r) => [r.seq, r.id])).toEqual([
+      [early, 'slow-writer'],
+      [late, 'fast-writer'],
+    ]);
+    expect(seen[0].resource).toMatchObject({ resourceType: 'Patient', id: 'slow-writer' });
+    // Read once: nothing more afterwards.
+    expect(await drain()).toEqual([]);
+  });
+
+  it('never shows a rolled-back change', async () => {
+    await drain();
+    const doomed = await connection();
+    await doomed.query('BEGIN');
+    await insertHistory(doomed, 'rolled-back');
+    const kept = await insertHistory(db, 'kept');
+    await doomed.query('ROLLBACK');
+    const seen = await eventually(async () => {
+      const rows = await drain();
+      return rows.length ? rows : undefined;
+    });
+    expect(seen.map((r) => [r.seq, r.id])).toEqual([[kept, 'kept']]);
+    expect(await drain()).toEqual([]);
+  });
+
+  it('pages a window in batches and resumes from the stored position', async () => {
+    await drain();
+    const seqs: number[] = [];
+    for (let i = 0; i < 7; i++) seqs.push(await insertHistory(db, `paged-${i}`));
+    const batches: number[][] = [];
+    await eventually(async () => {
+      const rows = await db.transaction(async (tx) => {
+        const batch = await readFeed(tx, 3);
+        await writeCursor(tx, batch.next);
+        return batch.rows;
+      });
+      if (rows.length) batches.push(rows.map((r) => r.seq));
+      return batches.flat().length >= 7 ? true : undefined;
+    });
+    expect(batches.flat()).toEqual(seqs);
+    expect(batches.every((b) => b.length <= 3)).toBe(true);
+  });
+
+  it('reads a batch again when the transaction that read it did not commit (a crash before storing the events)', async () => {
+    await drain();
+    const seq = await insertHistory(db, 'redo');
+    const first = await eventually(async () => {
+      const rows = await db.transaction(async (tx) => (await readFeed(tx, 100)).rows); // position not stored
+      return rows.length ? rows : undefined;
+    });
+    expect(first.map((r) => r.seq)).toEqual([seq]);
+    expect((await drain()).map((r) => r.seq)).toEqual([seq]);
+  });
+});

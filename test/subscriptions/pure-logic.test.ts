@@ -1,0 +1,187 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { loadDefinitions } from '../../src/definitions/index.js';
+import { FhirError } from '../../src/errors.js';
+import { ownerOf, policyOf } from '../../src/subscriptions/owner.js';
+import { signature } from '../../src/subscriptions/rest-hook-client.js';
+import { parseSubscription, takeSecret } from '../../src/subscriptions/subscription-spec.js';
+import { parseTopic } from '../../src/subscriptions/topic.js';
+import { fhirPathPasses, queryCriteriaOutcome } from '../../src/subscriptions/trigger.js';
+import { parseClientMessage, websocketUrl } from '../../src/subscriptions/websocket.js';
+import { topicResource, CLINIC_TOPICS } from '../../src/subscriptions/clinic-topics.js';
+import { compilePolicy } from '../../src/smart-auth/index.js';
+import type { Subscription } from '@medplum/fhirtypes';
+import { topicSubscription, TOPICS } from './support.js';
+
+loadDefinitions();
+
+const expectInvalid = (fn: () => unknown, expression: RegExp) => {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(FhirError);
+    expect((error as FhirError).status).toBe(400);
+    expect(JSON.stringify((error as FhirError).toOperationOutcome())).toMatch(expression);
+    return;
+  }
+  throw new Error('expected a 400');
+};
+
+describe('reading a Subscription', () => {
+  it('reads a classic subscription: a search on one type', () => {
+    const spec = parseSubscription({
+      resourceType: 'Subscription',
+      id: 's1',
+      status: 'requested',
+      reason: 'x',
+      criteria: 'Appointment?actor=Practitioner/1&status=booked',
+      channel: { type: 'rest-hook', endpoint: 'https://example.org/hook', payload: 'application/fhir+json', header: ['Authorization: Bearer abc', 'X-A:b'] },
+    });
+    expect(spec.flavour).toBe('classic');
+    expect(spec.criteria?.type).toBe('Appointment');
+    expect([...(spec.criteria?.params ?? [])]).toEqual([['actor', 'Practitioner/1'], ['status', 'booked']]);
+    expect(spec.channel.headers).toEqual([['Authorization', 'Bearer abc'], ['X-A', 'b']]);
+    expect(spec.channel.timeoutSeconds).toBe(10);
+  });
+
+  it('reads a topic-based subscription with its backport extensions', () => {
+    const body = topicSubscription(TOPICS.appointmentBooked, 'rest-hook', 'https://example.org/hook', {
+      filters: ['Appointment?actor=Practitioner/1', 'Appointment?status=booked'],
+      content: 'full-resource',
+      heartbeat: 60,
+      timeout: 500,
+      maxCount: 7,
+    });
+    const spec = parseSubscription({ ...body, id: 's2' } as unknown as Subscription);
+    expect(spec.flavour).toBe('topic');
+    expect(spec.topicUrl).toBe(TOPICS.appointmentBooked);
+    expect(spec.filters.map((f) => f.text)).toEqual(['Appointment?actor=Practitioner/1', 'Appointment?status=booked']);
+    expect(spec.channel).toMatchObject({ content: 'full-resource', heartbeatSeconds: 60, timeoutSeconds: 60, maxCount: 7 });
+  });
+
+  it('refuses what it cannot serve, naming the element', () => {
+    const base = { resourceType: 'Subscription', id: 'x', status: 'requested', reason: 'x' } as const;
+    expectInvalid(() => parseSubscription({ ...base, criteria: 'nonsense', channel: { type: 'rest-hook', endpoint: 'https://e.org' } }), /Subscription.criteria/);
+    expectInvalid(() => parseSubscription({ ...base, criteria: 'Patient', channel: { type: 'sms', endpoint: 'tel:1' } }), /channel.type/);
+    expectInvalid(() => parseSubscription({ ...base, criteria: 'Patient', channel: { type: 'rest-hook', endpoint: 'not a url' } }), /channel.endpoint/);
+    expectInvalid(() => parseSubscription({ ...base, criteria: 'Patient', channel: { type: 'rest-hook', endpoint: 'https://e.org', header: ['X: a\r\nY: b'] } }), /header/);
+    const filtered = { ...base, criteria: 'Patient', _criteria: { extension: [{ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-filter-criteria', valueString: 'Patient?name=x' }] }, channel: { type: 'websocket' } };
+    expectInvalid(() => parseSubscription(filtered as unknown as Subscription), /topic-based/);
+  });
+
+  it('takes the secret out of the resource: set, cleared, or kept', () => {
+    const url = 'http://fhir-server.example/StructureDefinition/subscription-secret';
+    const base: Subscription = { resourceType: 'Subscription', status: 'requested', reason: 'x', criteria: 'Patient', channel: { type: 'websocket' } };
+    const set = takeSecret({ ...base, channel: { type: 'rest-hook', extension: [{ url, valueString: 's3cret' }] } });
+    expect(set.secret).toBe('s3cret');
+    expect(JSON.stringify(set.subscription)).not.toContain('s3cret');
+    expect(takeSecret({ ...base, channel: { type: 'rest-hook', extension: [{ url, valueString: '' }] } }).secret).toBe('');
+    expect(takeSecret(base).secret).toBeUndefined();
+  });
+});
+
+describe('topics', () => {
+  it('reads the shipped topics back as they are stored', () => {
+    for (const definition of CLINIC_TOPICS) {
+      const topic = parseTopic(topicResource(definition));
+      expect(topic.url).toBe(`http://fhir-server.example/SubscriptionTopic/${definition.id}`);
+      expect(topic.triggers[0].resourceType).toBe(definition.resource);
+      expect([...topic.triggers[0].interactions]).toEqual(definition.interactions);
+      expect(topic.canFilterBy.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('evaluates FHIRPath criteria with %current and %previous', () => {
+    const booked = CLINIC_TOPICS.find((t) => t.id === 'appointment-booked')?.fhirPath as string;
+    const appointment = (status: string) => ({ resourceType: 'Appointment' as const, status: status as 'booked', participant: [] });
+    expect(fhirPathPasses(booked, appointment('booked'), undefined)).toBe(true);
+    expect(fhirPathPasses(booked, appointment('booked'), appointment('proposed'))).toBe(true);
+    expect(fhirPathPasses(booked, appointment('booked'), appointment('booked'))).toBe(false);
+    expect(fhirPathPasses(booked, appointment('cancelled'), appointment('booked'))).toBe(false);
+    expect(fhirPathPasses('%current.nonsense(', appointment('booked'), undefined)).toBe(false);
+  });
+
+  it('combines query criteria results as R5 says', () => {
+    const query = { previous: 'status:not=finished', current: 'status=finished', resultForCreate: 'test-passes', resultForDelete: 'test-fails', requireBoth: true } as const;
+    expect(queryCriteriaOutcome(query, true, true, 'update')).toBe(true);
+    expect(queryCriteriaOutcome(query, false, true, 'update')).toBe(false);
+    expect(queryCriteriaOutcome(query, undefined, true, 'create')).toBe(true);
+    expect(queryCriteriaOutcome(query, true, undefined, 'delete')).toBe(false);
+    expect(queryCriteriaOutcome({ ...query, requireBoth: false }, false, true, 'update')).toBe(true);
+    expect(queryCriteriaOutcome({ resultForCreate: 'test-fails', resultForDelete: 'test-fails', requireBoth: false, current: 'status=finished' }, undefined, false, 'update')).toBe(false);
+  });
+});
+
+describe('websocket messages', () => {
+  it('understands the forms clients send', () => {
+    expect(parseClientMessage('bind abc')).toEqual({ kind: 'bind', id: 'abc' });
+    expect(parseClientMessage('bind http://x/fhir/Subscription/abc')).toEqual({ kind: 'bind', id: 'abc' });
+    expect(parseClientMessage('bind-with-token t0k')).toEqual({ kind: 'token', token: 't0k' });
+    expect(parseClientMessage('{"type":"bind-with-token","bindingToken":"t1"}')).toEqual({ kind: 'token', token: 't1' });
+    expect(parseClientMessage('{"type":"bind-with-token","payload":{"token":"t2"}}')).toEqual({ kind: 'token', token: 't2' });
+    expect(parseClientMessage('unbind abc')).toEqual({ kind: 'unbind', id: 'abc' });
+    expect(parseClientMessage('ping')).toEqual({ kind: 'ping' });
+    expect(parseClientMessage('hello world again')).toBeUndefined();
+    expect(parseClientMessage('{not json')).toBeUndefined();
+  });
+
+  it('derives the websocket URL from the FHIR base', () => {
+    expect(websocketUrl('http://localhost:8080/fhir')).toBe('ws://localhost:8080/fhir/subscriptions/ws');
+    expect(websocketUrl('https://fhir.example.org/fhir')).toBe('wss://fhir.example.org/fhir/subscriptions/ws');
+  });
+});
+
+describe('the rest of the pieces', () => {
+  it('signs bodies with HMAC-SHA256, hex', () => {
+    expect(signature('key', '{"a":1}')).toBe(`sha256=${createHmac('sha256', 'key').update('{"a":1}').digest('hex')}`);
+  });
+
+  it('stores the creator policy and compiles it back the same', () => {
+    const policy = compilePolicy({
+      iss: 'i', sub: 'u1', aud: 'a', exp: 0, iat: 0, jti: 'j', client_id: 'app',
+      scope: 'user/Appointment.rs?actor=Practitioner/1 user/Subscription.cruds', role: 'practitioner', fhirUser: 'Practitioner/1',
+    });
+    const back = policyOf(JSON.parse(JSON.stringify(ownerOf(policy))));
+    expect(back.scopes.map((s) => s.text)).toEqual(policy.scopes.map((s) => s.text));
+    expect(back.scopes[0].query?.get('actor')).toBe('Practitioner/1');
+    expect({ ...back, scopes: [] }).toEqual({ ...policy, scopes: [] });
+  });
+});
+
+describe('the index-row prefilter of version matching', () => {
+  it('rules out only exact token, reference and _id values the resource lacks', async () => {
+    const { SearchEngine } = await import('../../src/search/index.js');
+    const { extractIndexRows } = await import('../../src/search/extract/index.js');
+    const { mayMatch } = await import('../../src/search/prefilter.js');
+    const base = 'http://fhir.test/fhir';
+    const engine = new SearchEngine(base);
+    const resource = {
+      resourceType: 'Appointment' as const,
+      id: 'a1',
+      status: 'booked' as const,
+      serviceType: [{ coding: [{ system: 'http://example.org/st', code: 'x-ray' }] }],
+      participant: [{ actor: { reference: 'Practitioner/p1' }, status: 'accepted' as const }, { actor: { reference: `${base}/Patient/pat` }, status: 'accepted' as const }],
+    };
+    const rows = extractIndexRows(resource, engine.registry, base);
+    const may = (query: string) => mayMatch(engine.registry, 'Appointment', 'a1', rows, new URLSearchParams(query), base);
+    expect(may('status=booked')).toBe(true);
+    expect(may('status=cancelled')).toBe(false);
+    expect(may('status=cancelled,booked')).toBe(true);
+    expect(may('service-type=http://example.org/st|x-ray')).toBe(true);
+    expect(may('service-type=http://other|x-ray')).toBe(false);
+    expect(may('service-type=|x-ray')).toBe(false);
+    expect(may('actor=Practitioner/p1')).toBe(true);
+    expect(may('actor=p1')).toBe(true);
+    expect(may('actor=Practitioner/p2')).toBe(false);
+    expect(may(`actor=${base}/Patient/pat`)).toBe(true);
+    expect(may('patient=Patient/pat')).toBe(true);
+    expect(may('_id=a1')).toBe(true);
+    expect(may('_id=a2')).toBe(false);
+    // Anything else is left to the SQL: modifiers, chains, other types, unknown parameters.
+    expect(may('status:not=booked')).toBe(true);
+    expect(may('actor.name=x')).toBe(true);
+    expect(may('date=2020')).toBe(true);
+    expect(may('nonsense=1')).toBe(true);
+    expect(may('status=booked&actor=Practitioner/p2')).toBe(false);
+  });
+});
