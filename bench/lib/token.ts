@@ -25,7 +25,8 @@ export const adminClient = {
   secret: process.env.ADMIN_CLIENT_SECRET || randomBytes(24).toString('base64url'),
 };
 
-const SCOPE = 'system/*.cruds';
+/** The data set publishes availability (Schedules, Slots), which only an admin or the schedule's owner may do. */
+const SCOPE = 'system/*.cruds admin';
 
 export async function obtainToken(origin: string, databaseUrl: string, lifetimeSeconds: number): Promise<TokenSource> {
   if (process.env.BENCH_TOKEN) return { token: process.env.BENCH_TOKEN, how: 'BENCH_TOKEN' };

@@ -7,4 +7,4 @@ export { generateSlotsOperation } from './operations/generate-slots.js';
 export { HOLD_EXPIRED_REASON } from './hold-worker.js';
 export { plannedSlots, type PlannedSlot, type SlotPlanRequest } from './slot-plan.js';
 export { applyResponse } from './appointment-response-hook.js';
-export { TRANSITIONS, INITIAL_STATUSES, SLOT_USE } from './statuses.js';
+export { TRANSITIONS, SLOT_USE } from './statuses.js';

@@ -3,8 +3,6 @@ import type { Appointment, Slot } from '@medplum/fhirtypes';
 export type AppointmentStatus = Appointment['status'];
 export type SlotStatus = Slot['status'];
 
-/** The statuses an Appointment may be created with: the starts of its life (a walk-in starts as arrived). */
-export const INITIAL_STATUSES: readonly AppointmentStatus[] = ['proposed', 'pending', 'booked', 'arrived', 'checked-in', 'waitlist'];
 
 /**
  * The Appointment state machine (appointment.html#statuses, with the R4 `checked-in`): from each
