@@ -81,6 +81,7 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
   // Last on the write path: a change is audited once every rule has let it through.
   const audit = new AuditLog(store, app.log);
   store.addWriteHook(audit.writeHook());
+  auth.audit = audit;
   // close() only ends idle connections: the keep-alive connection of a request in flight would hold
   // the shutdown open until its idle timeout, so a response sent while closing ends its connection.
   let closing = false;

@@ -14,6 +14,8 @@ import { RefreshTokens } from './oauth/refresh-tokens.js';
 import { registerRoutes } from './oauth/register.js';
 import { revokeRoutes } from './oauth/revoke.js';
 import { tokenRoutes } from './oauth/token.js';
+import { authenticationEvent } from './audit/index.js';
+import { tokenClientKey, tokenRateLimit } from './rate-limit.js';
 
 export interface SmartAuthHttpOptions {
   auth: SmartAuth;
@@ -68,6 +70,15 @@ function oauthServer(options: SmartAuthHttpOptions): OAuthServer {
  * discovery, /oauth/authorize with its pages, token, introspection, revocation, registration and
  * EHR launch. Its errors are RFC 6749 JSON; its pages are HTML.
  */
+/** The audit action of a token endpoint request: token issue, refresh or revocation. */
+function tokenEventOf(request: FastifyRequest): string | undefined {
+  const path = request.url.split('?')[0];
+  if (path === '/oauth/revoke') return 'token-revoke';
+  if (path !== '/oauth/token') return undefined;
+  const grantType = request.body instanceof URLSearchParams ? request.body.get('grant_type') : undefined;
+  return grantType === 'refresh_token' ? 'token-refresh' : 'token-issue';
+}
+
 export async function smartAuthHttp(app: FastifyInstance, options: SmartAuthHttpOptions): Promise<void> {
   const server = oauthServer(options);
   const { adminClientId, adminClientSecret } = options.config;
@@ -89,9 +100,21 @@ export async function smartAuthHttp(app: FastifyInstance, options: SmartAuthHttp
     }
   });
 
+  // Token issue, refresh and revocation are authentication events: each answer is audited, refusals too.
+  app.addHook('onResponse', async (request, reply) => {
+    const action = tokenEventOf(request);
+    if (!action) return;
+    const requester = { clientId: tokenClientKey(request).replace(/^(client|address):/, ''), address: request.ip };
+    options.auth.recordAuthentication(authenticationEvent({ action, requester, status: reply.statusCode }));
+  });
+
   discoveryRoutes(app, server);
   authorizeRoutes(app, server);
-  tokenRoutes(app, server);
+  // The token endpoint has its own limit per client (CONTRACT.md: RATE_LIMIT_PER_MINUTE), answered as `slow_down`.
+  await app.register(async (tokenEndpoint) => {
+    tokenRateLimit(tokenEndpoint, { perMinute: options.config.rateLimitPerMinute });
+    tokenRoutes(tokenEndpoint, server);
+  });
   introspectRoutes(app, server);
   revokeRoutes(app, server);
   registerRoutes(app, server);

@@ -1,6 +1,9 @@
 import type { Database } from '../store/index.js';
+import type { AuditEvent } from '@medplum/fhirtypes';
 import { AccessTokens } from './access-token.js';
+import type { AuditLog } from './audit/index.js';
 import { SigningKeys } from './keys.js';
+import { LoginThrottle } from './login-throttle.js';
 import { Users } from './users.js';
 
 export { ACCESS_TOKEN_SECONDS, type AccessClaims, type NewAccessClaims } from './access-token.js';
@@ -25,6 +28,9 @@ export class SmartAuth {
   readonly keys: SigningKeys;
   readonly tokens: AccessTokens;
   readonly users: Users;
+  readonly throttle: LoginThrottle;
+  /** Where authentication events are recorded; set by the composition root once the audit log exists. */
+  audit?: AuditLog;
 
   constructor(
     readonly db: Database,
@@ -33,6 +39,12 @@ export class SmartAuth {
     this.keys = new SigningKeys(db);
     this.tokens = new AccessTokens(this.keys, db, options.issuer, options.fhirBaseUrl);
     this.users = new Users(db);
+    this.throttle = new LoginThrottle(db);
+  }
+
+  /** Records an authentication event (login, failed login, token issue, refresh, revoke). */
+  recordAuthentication(event: AuditEvent): void {
+    this.audit?.record(event);
   }
 
   async start(): Promise<void> {

@@ -12,6 +12,7 @@ import { consentPage, errorPage, loginPage, patientPage, type PageFrame } from '
 import { findPatient, findPatients } from './patients.js';
 import { isS256Challenge } from './pkce.js';
 import { matchesHash, sha256 } from './secrets.js';
+import { authenticationEvent } from '../audit/index.js';
 
 /** The interaction id travels in the page and in this cookie; a form posted from elsewhere lacks the cookie (CSRF). */
 const COOKIE = 'smart_interaction';
@@ -172,12 +173,27 @@ async function nextPage(server: OAuthServer, interaction: Interaction, client: C
 async function logIn(server: OAuthServer, interaction: Interaction, client: Client, form: URLSearchParams, reply: FastifyReply) {
   const username = form.get('username') ?? '';
   const password = form.get('password') ?? '';
+  const address = reply.request.ip;
+  const page = (error: string, status = 200) =>
+    sendPage(reply, status, loginPage(frameOf(server), { interaction: interaction.id, clientName: clientName(client), username, error }));
+  const requester = { clientId: client.clientId, username, address };
+  // Too many failures for this account or address: no password is even checked.
+  const verdict = await server.auth.throttle.check(username, address);
+  if (!verdict.allowed) {
+    server.auth.recordAuthentication(authenticationEvent({ action: 'login-throttled', requester, status: 429 }));
+    const minutes = Math.ceil(verdict.retryAfterSeconds / 60);
+    reply.header('retry-after', String(verdict.retryAfterSeconds));
+    return page(`Too many failed sign-ins. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, 429);
+  }
   const user = username && password ? await server.auth.users.authenticate(username, password) : undefined;
   if (!user) {
+    await server.auth.throttle.recordFailure(username, address);
+    server.auth.recordAuthentication(authenticationEvent({ action: 'failed-login', requester, status: 401 }));
     // One message for a wrong password, an unknown name and an inactive account: it tells nobody which.
-    const error = 'The username or password is not correct, or the account is not active.';
-    return sendPage(reply, 200, loginPage(frameOf(server), { interaction: interaction.id, clientName: clientName(client), username, error }));
+    return page('The username or password is not correct, or the account is not active.');
   }
+  await server.auth.throttle.recordSuccess(username, address);
+  server.auth.recordAuthentication(authenticationEvent({ action: 'login', requester, status: 200, user: user.fhirUser }));
   await server.interactions.setUser(interaction.id, user.id);
   return nextPage(server, { ...interaction, userId: user.id }, client, user, reply);
 }
