@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { authErrors, compilePolicy, type AccessPolicy, type SmartAuth } from '../smart-auth/index.js';
+import { authErrors, compilePolicy, type AccessClaims, type AccessPolicy, type SmartAuth } from '../smart-auth/index.js';
 
 /** Requests that need no token: the CapabilityStatement (SMART discovery is served outside /fhir's router). */
 export function isPublic(method: string, path: string): boolean {
@@ -14,5 +14,14 @@ export async function accessPolicyOf(request: FastifyRequest, auth: SmartAuth): 
   const header = request.headers.authorization;
   const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
   if (!match) throw header ? authErrors.invalidToken('The Authorization header is not a Bearer token') : authErrors.missingToken();
-  return compilePolicy(await auth.tokens.verify(match[1]));
+  const claims = await auth.tokens.verify(match[1]);
+  let policy = compiled.get(claims);
+  if (!policy) {
+    policy = compilePolicy(claims);
+    compiled.set(claims, policy);
+  }
+  return policy;
 }
+
+/** Policies by the verified claims they were compiled from (verified tokens are cached, and so their policies). */
+const compiled = new WeakMap<AccessClaims, AccessPolicy>();

@@ -35,6 +35,8 @@ export interface WriteCommand {
   next?: (current: Resource | undefined) => Resource | Promise<Resource>;
   /** Whose write this is: the compiled access policy, checked by the access hook. Absent for the server's own writes. */
   access?: AccessPolicy;
+  /** Content the server built itself and knows to be valid (audit records): not validated again. */
+  trusted?: boolean;
 }
 
 /** A change about to be written (before hooks) or just written (after hooks), inside the write transaction. */
@@ -48,6 +50,7 @@ export interface Change {
   /** The new content; absent for a deletion. */
   resource?: Resource;
   access?: AccessPolicy;
+  trusted?: boolean;
 }
 
 export interface WriteResult {

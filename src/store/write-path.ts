@@ -96,7 +96,7 @@ export async function writeResource(tx: BatchedTransaction, hooks: readonly Writ
 
   const versionId = (current?.version_id ?? 0) + 1;
   const lastUpdated = new Date().toISOString();
-  const change: Change = { operation, resourceType, id, versionId, lastUpdated, previous, access: command.access };
+  const change: Change = { operation, resourceType, id, versionId, lastUpdated, previous, access: command.access, trusted: command.trusted };
   if (operation !== 'delete') {
     if (!command.next) throw new Error(`write of ${operation} needs the next content`);
     change.resource = await command.next(previous);

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateResource } from '../../src/fhir/validation/index.js';
+import { authenticationEvent, interactionEvent } from '../../src/smart-auth/audit/index.js';
 import { fhirRequest, startTestServer, type TestServer } from '../support/test-server.js';
 
 /** Waits for the background audit writer (reads are recorded after the fact). */
@@ -59,5 +61,16 @@ describe('AuditEvents', () => {
     const narrow = await server.auth.tokens.issue({ sub: 'doc-2', client_id: 'ehr-app', scope: 'user/Patient.rs', role: 'practitioner' });
     const response = await fhirRequest(server.app, 'GET', '/fhir/AuditEvent', undefined, { authorization: `Bearer ${narrow}` });
     expect(response.status).toBe(403);
+  });
+});
+
+describe('the AuditEvents the server builds', () => {
+  it('are valid R4 AuditEvents (they are stored without being validated again)', () => {
+    const interaction = interactionEvent({ interaction: 'read', requester: { clientId: 'app', address: '127.0.0.1' }, status: 200, reference: 'Patient/1' });
+    const search = interactionEvent({ interaction: 'search-type', requester: {}, status: 400, query: 'name=x' });
+    const login = authenticationEvent({ action: 'failed-login', requester: { clientId: 'app', username: 'someone', address: '::1' }, status: 401 });
+    for (const event of [interaction, search, login]) {
+      expect(validateResource(event).filter((issue) => issue.severity === 'error')).toEqual([]);
+    }
   });
 });

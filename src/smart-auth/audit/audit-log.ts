@@ -24,7 +24,7 @@ export class AuditLog {
   ) {}
 
   private write(event: AuditEvent, tx?: BatchedTransaction) {
-    return this.store.write({ operation: 'create', resourceType: 'AuditEvent', id: randomUUID(), freshId: true, next: () => event }, tx);
+    return this.store.write({ operation: 'create', resourceType: 'AuditEvent', id: randomUUID(), freshId: true, trusted: true, next: () => event }, tx);
   }
 
   /** Audits each change made on a requester's behalf, in the change's transaction. */
