@@ -5,14 +5,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateResource } from '../../src/fhir/validation/index.js';
 import { fhirRequest, startTestServer, type FhirTestResponse, type TestServer } from '../support/test-server.js';
 import { referenceOf } from './bundle-support.js';
+import { SHARED_DATA } from '../support/shared-data.js';
 
 /**
- * The shared data (/work/shared/data): every Synthea and Inferno US Core transaction Bundle loaded
+ * The shared data (../shared/data beside the repository): every Synthea and Inferno US Core transaction Bundle loaded
  * through `POST /fhir`, as a user would, then read back. About 10,500 resources, whose entries
  * reference each other through `urn:uuid:` fullUrls: this is transaction reference resolution at scale.
  */
 
-const DATA = '/work/shared/data';
+const DATA = SHARED_DATA;
 const CONCURRENCY = 3;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- FHIR JSON read freely

@@ -3,9 +3,10 @@ import { join } from 'node:path';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
 import { validateResource } from '../../../src/fhir/validation/index.js';
+import { SHARED_DATA } from '../../support/shared-data.js';
 
 /** Real data: Synthea patient bundles (US Core-shaped R4, urn:uuid references between entries). */
-const DIR = '/work/shared/data/synthea';
+const DIR = `${SHARED_DATA}/synthea`;
 const file = existsSync(DIR) ? readdirSync(DIR).filter((f) => f.endsWith('.json')).sort()[0] : undefined;
 
 describe.skipIf(!file)('Synthea resources validate without errors', () => {
