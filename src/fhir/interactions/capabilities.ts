@@ -76,6 +76,30 @@ function resourceCapability(baseUrl: string, registry: SearchParameterRegistry, 
   };
 }
 
+/** SMART App Launch's declaration (conformance.html): the SMART service, and where its OAuth endpoints are. */
+function security(fhirBaseUrl: string): NonNullable<CapabilityStatement['rest']>[number]['security'] {
+  const origin = fhirBaseUrl.replace(/\/fhir$/, '');
+  const uri = (url: string, path: string) => ({ url, valueUri: `${origin}${path}` });
+  return {
+    cors: true,
+    service: [
+      { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR', display: 'SMART-on-FHIR' }], text: 'OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)' },
+    ],
+    extension: [
+      {
+        url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+        extension: [
+          uri('authorize', '/oauth/authorize'),
+          uri('token', '/oauth/token'),
+          uri('register', '/oauth/register'),
+          uri('introspect', '/oauth/introspect'),
+          uri('revoke', '/oauth/revoke'),
+        ],
+      },
+    ],
+  };
+}
+
 let cached: { baseUrl: string; registryVersion: number; statement: CapabilityStatement } | undefined;
 
 /** The CapabilityStatement states what this server really does, derived from the same tables the router uses. */
@@ -95,6 +119,7 @@ export function capabilityStatement(baseUrl: string, registry: SearchParameterRe
     rest: [
       {
         mode: 'server',
+        security: security(baseUrl),
         // Where subscription notifications are served over websockets (Subscriptions Backport IG, CONTRACT.md).
         extension: [{ url: WEBSOCKET_EXTENSION, valueUri: websocketUrl(baseUrl) }],
         resource: resourceTypes().map((type) => resourceCapability(baseUrl, registry, type)),

@@ -135,6 +135,14 @@ describe('capabilities', () => {
     }
   });
 
+  it('declares SMART on FHIR security with the oauth-uris extension (SMART App Launch conformance)', () => {
+    const security = statement.rest[0].security;
+    expect(security.service[0].coding[0]).toMatchObject({ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' });
+    const uris = security.extension.find((e: { url: string }) => e.url === 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
+    const byName = Object.fromEntries(uris.extension.map((e: { url: string; valueUri: string }) => [e.url, e.valueUri]));
+    expect(byName).toMatchObject({ authorize: 'http://fhir.test/oauth/authorize', token: 'http://fhir.test/oauth/token' });
+  });
+
   it('is itself a valid resource', async () => {
     const response = await fhirRequest(server.app, 'POST', '/fhir/CapabilityStatement/$validate', statement);
     expect(response.status).toBe(200);
