@@ -104,7 +104,3 @@ export class BatchedTransaction implements Queryable {
   }
 }
 
-/** Whether writes on this connection may be batched (inside a transaction of ours). */
-export function isBatched(db: Queryable): db is BatchedTransaction {
-  return db instanceof BatchedTransaction;
-}

@@ -62,11 +62,6 @@ export async function readState(db: Queryable, id: string): Promise<Subscription
   return rows[0] && toState(rows[0]);
 }
 
-export async function readStates(db: Queryable, ids: string[]): Promise<Map<string, SubscriptionState>> {
-  const { rows } = await db.query<StateRow>(`SELECT ${STATE_COLUMNS} FROM subscription_state WHERE id = ANY($1::text[])`, [ids]);
-  return new Map(rows.map((row) => [row.id, toState(row)]));
-}
-
 export interface StateWrite {
   id: string;
   /** Set only when the Subscription is new (created, or written again after a deletion). */

@@ -2,7 +2,6 @@
 
 const BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition';
 
-export const BACKPORT_SUBSCRIPTION_PROFILE = `${BACKPORT}/backport-subscription`;
 export const BACKPORT_NOTIFICATION_PROFILE = `${BACKPORT}/backport-subscription-notification-r4`;
 export const BACKPORT_STATUS_PROFILE = `${BACKPORT}/backport-subscription-status-r4`;
 
