@@ -19,7 +19,7 @@ export interface GeneratorOptions {
   appointmentsPerPatient?: number;
   pool?: Partial<PoolSizes>;
   templatesDir?: string;
-  /** The most entries in one of the pool's Bundles. */
+  /** The most entries in one of the pool's Bundles (default: the whole pool in one). */
   poolBundleSize?: number;
 }
 
@@ -63,8 +63,12 @@ export class DatasetGenerator {
     return this.pool.resourceCount + this.options.patients * 175;
   }
 
+  /**
+   * The pool's Bundles. Its resources refer to each other (a Slot to its Schedule, which the server
+   * checks), so by default it is one transaction: parts sent in parallel could arrive out of order.
+   */
   *poolBundles(): Generator<GeneratedBundle> {
-    const size = this.options.poolBundleSize ?? 250;
+    const size = this.options.poolBundleSize ?? Number.POSITIVE_INFINITY;
     let entries: BundleEntry[] = [];
     let part = 0;
     const flush = (): GeneratedBundle => {

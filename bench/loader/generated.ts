@@ -4,7 +4,7 @@ import type { UploadJob } from './uploader.js';
 /** Upload jobs for generated data: one per Bundle (pool parts, then patients); one progress unit each. */
 export function jobsFromGenerator(options: GeneratorOptions): { jobs: Iterable<UploadJob>; totalUnits: number; estimatedResources: number } {
   const generator = new DatasetGenerator(options);
-  const poolBundles = options.firstPatient ? 0 : Math.ceil(generator.pool.resourceCount / (options.poolBundleSize ?? 250));
+  const poolBundles = options.firstPatient ? 0 : Math.ceil(generator.pool.resourceCount / (options.poolBundleSize ?? generator.pool.resourceCount));
   function* jobs(): Generator<UploadJob> {
     for (const generated of generator.bundles()) {
       const entries = generated.bundle.entry ?? [];
