@@ -131,8 +131,9 @@ export class PatientGenerator {
       }
       entries.push(this.entry(resource, id, facts));
     }
+    const firstAppointment = this.pool.placeWithPractitioner(index) * this.appointmentsPerPatient;
     for (let i = 0; i < this.appointmentsPerPatient; i++) {
-      const appointment = appointmentFor(random, patientReference, practitionerId);
+      const appointment = appointmentFor(random, patientReference, practitionerId, firstAppointment + i);
       entries.push(this.entry(appointment, random.uuid(), facts));
     }
     facts.resources = entries.length;
@@ -200,13 +201,30 @@ const APPOINTMENT_TYPES = [
   { code: 'CHECKUP', display: 'A routine check-up, such as an annual physical' },
 ] as const;
 
+/** Half-hour appointment times a practitioner has: 08:00 to 16:30 on each day from a year before the anchor date to two months after. */
+const HALF_HOURS_A_DAY = 18;
+const APPOINTMENT_DAYS = 426;
+/** A step coprime with the number of times, so that consecutive numbers land on scattered, distinct times. */
+const TIME_STEP = 1237;
+
 /**
- * An appointment with the patient's practitioner, within a year before and two months after the
- * anchor date: past ones fulfilled (some no-shows and cancellations), future ones mostly booked.
+ * The `n`th appointment time of a practitioner: distinct for each n (below 7,668), because the server
+ * refuses to double-book a practitioner; scattered over the days and hours.
  */
-function appointmentFor(random: Random, patientReference: string, practitionerId: string): Appointment {
-  const day = random.int(-365, 60);
-  const start = new Date(`${addDays(ANCHOR_DATE, day)}T${String(random.int(8, 16)).padStart(2, '0')}:${random.pick(['00', '30'])}:00Z`);
+function appointmentTime(n: number): { day: number; start: Date } {
+  const time = (n * TIME_STEP) % (HALF_HOURS_A_DAY * APPOINTMENT_DAYS);
+  const day = Math.floor(time / HALF_HOURS_A_DAY) - 365;
+  const halfHour = time % HALF_HOURS_A_DAY;
+  const clock = `${String(8 + Math.floor(halfHour / 2)).padStart(2, '0')}:${halfHour % 2 ? '30' : '00'}`;
+  return { day, start: new Date(`${addDays(ANCHOR_DATE, day)}T${clock}:00Z`) };
+}
+
+/**
+ * The practitioner's `n`th appointment, with this patient, within a year before and two months
+ * after the anchor date: past ones fulfilled (some no-shows and cancellations), future ones mostly booked.
+ */
+function appointmentFor(random: Random, patientReference: string, practitionerId: string, n: number): Appointment {
+  const { day, start } = appointmentTime(n);
   const end = new Date(start.getTime() + 30 * 60_000);
   const roll = random.next();
   const status: Appointment['status'] =

@@ -46,6 +46,11 @@ export class Pool {
     return this.practitionerId(patientIndex % this.sizes.practitioners);
   }
 
+  /** The patient's place among its practitioner's patients (0, 1, 2, ...). */
+  placeWithPractitioner(patientIndex: number): number {
+    return Math.floor(patientIndex / this.sizes.practitioners);
+  }
+
   organizationFor(patientIndex: number): string {
     return this.organizationId(patientIndex % this.sizes.organizations);
   }
