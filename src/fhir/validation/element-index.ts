@@ -1,11 +1,16 @@
-import type { ElementDefinition, StructureDefinition } from '@medplum/fhirtypes';
-import { isResourceType, structureDefinition } from '../../definitions/index.js';
+import type { InternalSchemaElement, InternalTypeSchema } from '@medplum/core';
+import { capitalize, fhirTypeToJsType, tryGetDataType, validationRegexes } from '@medplum/core';
+import { isResourceType } from '../../definitions/index.js';
+import type { Invariant } from './invariants.js';
+import { compileInvariants } from './invariants.js';
 import type { CodeSet } from './required-bindings.js';
 import { requiredCodeSet } from './required-bindings.js';
 
 /**
- * The element definitions of the R4 StructureDefinitions, compiled per JSON object shape (a resource,
- * a data type, or a backbone element) into a map from JSON property name to what the walker needs.
+ * The R4 element definitions, compiled per JSON object shape (a resource, a data type, or a backbone
+ * element) into a map from JSON property name to what the walker needs. The source is @medplum/core's
+ * own parse of the StructureDefinitions (its type schemas), so that the walker's cardinalities, types
+ * and invariants are exactly the ones Medplum's validator would apply.
  * Compiled lazily, once per shape, and cached for the life of the process.
  */
 
@@ -13,33 +18,48 @@ export type PropKind = 'primitive' | 'complex' | 'resource';
 
 export type DateType = 'date' | 'dateTime' | 'instant';
 
+export type JsType = 'string' | 'number' | 'boolean';
+
 export interface ElementProp {
   /** JSON property name: `gender`, `valueQuantity`. */
   readonly key: string;
   /** FHIRPath step: `gender`, `value.ofType(Quantity)`. */
   readonly step: string;
   readonly kind: PropKind;
+  /** Medplum's type name of the value: `code`, `HumanName`, `PatientContact`, `Resource`. */
+  readonly type: string;
   readonly isArray: boolean;
+  readonly min: number;
+  readonly max: number;
   /** For choice elements (`value[x]`): the base name (`value`). */
   readonly choiceOf?: string;
+  /** For primitives: the JSON type of the value. */
+  readonly jsType?: JsType;
+  /** For string primitives: the format Medplum checks. */
+  readonly format?: RegExp;
   /** For `code` values bound to a value set with strength required (and expandable). */
   readonly codes?: CodeSet;
   /** `Reference.reference`. */
   readonly isReference?: boolean;
+  /** For Reference values: the target profiles of the element, when it restricts them. */
+  readonly targetProfiles?: readonly string[];
   /** For `date`, `dateTime` and `instant` values, whose day must exist in its month: which of them. */
   readonly dateType?: DateType;
-  /** For complex values: the shape key of the value's schema. */
-  readonly shape?: string;
+  /** For complex values: how messages name the expected shape (`HumanName`, `Patient.contact`). */
+  readonly shapeLabel?: string;
+  /** The invariants Medplum evaluates on each value of the element. */
+  readonly invariants: readonly Invariant[];
 }
 
 export interface ObjectSchema {
-  /** `Patient`, `HumanName`, `Patient.contact`. */
+  /** `Patient`, `HumanName`, `PatientContact`. */
   readonly name: string;
   readonly props: ReadonlyMap<string, ElementProp>;
-  readonly hasChoices: boolean;
+  /** The JSON properties of each element with a minimum cardinality: one of each list must be present. */
+  readonly required: readonly (readonly string[])[];
+  /** The invariants of the type itself (Medplum checks them on the validated resource only). */
+  readonly invariants: readonly Invariant[];
 }
-
-const FHIRPATH_SYSTEM = 'http://hl7.org/fhirpath/System.';
 
 /** R4 primitive types, whose JSON values are strings, numbers or booleans. */
 export const PRIMITIVE_TYPES: ReadonlySet<string> = new Set([
@@ -47,114 +67,93 @@ export const PRIMITIVE_TYPES: ReadonlySet<string> = new Set([
   'markdown', 'oid', 'positiveInt', 'string', 'time', 'unsignedInt', 'uri', 'url', 'uuid', 'xhtml',
 ]);
 
-/** Elements of a StructureDefinition's snapshot grouped by parent path. */
-const childrenBySd = new Map<string, Map<string, ElementDefinition[]>>();
-
-function childrenOf(sdType: string): Map<string, ElementDefinition[]> | undefined {
-  let children = childrenBySd.get(sdType);
-  if (children) return children;
-  const sd: StructureDefinition | undefined = structureDefinition(sdType);
-  if (!sd?.snapshot?.element) return undefined;
-  children = new Map();
-  for (const el of sd.snapshot.element) {
-    if (el.sliceName) continue; // base R4 has none; a slice never adds a JSON property
-    const dot = el.path.lastIndexOf('.');
-    if (dot < 0) continue;
-    const parent = el.path.slice(0, dot);
-    let list = children.get(parent);
-    if (!list) children.set(parent, (list = []));
-    list.push(el);
-  }
-  childrenBySd.set(sdType, children);
-  return children;
-}
-
 const schemas = new Map<string, ObjectSchema | null>();
 
-/**
- * The schema of a JSON object shape: a type name (`Patient`, `HumanName`, `Element`) or a
- * backbone element path qualified by its definition (`Patient.contact`, `Timing.repeat`).
- */
-export function objectSchema(shape: string): ObjectSchema | undefined {
-  let schema = schemas.get(shape);
+/** The schema of a JSON object shape, by Medplum's type name (`Patient`, `HumanName`, `PatientContact`). */
+export function objectSchema(type: string): ObjectSchema | undefined {
+  let schema = schemas.get(type);
   if (schema === undefined) {
-    schema = compile(shape) ?? null;
-    schemas.set(shape, schema);
+    const source = tryGetDataType(type);
+    schema = source ? compile(source) : null;
+    schemas.set(type, schema);
   }
   return schema ?? undefined;
 }
 
-function compile(shape: string): ObjectSchema | undefined {
-  const dot = shape.indexOf('.');
-  const sdType = dot < 0 ? shape : shape.slice(0, dot);
-  const elements = childrenOf(sdType)?.get(shape);
-  if (!elements) return undefined;
+function compile(source: InternalTypeSchema): ObjectSchema {
   const props = new Map<string, ElementProp>();
-  let hasChoices = false;
-  for (const el of elements) {
-    const name = el.path.slice(shape.length + 1);
-    const isArray = el.max !== '1' && el.max !== '0';
-    const codes = el.binding?.strength === 'required' && el.binding.valueSet ? requiredCodeSet(el.binding.valueSet) : undefined;
-    if (el.contentReference) {
-      // '#Questionnaire.item' (R4) or 'http://...#Questionnaire.item'
-      const target = el.contentReference.slice(el.contentReference.indexOf('#') + 1);
-      props.set(name, { key: name, step: name, kind: 'complex', isArray, shape: target });
-      continue;
-    }
-    const types = el.type ?? [];
-    if (name.endsWith('[x]')) {
-      hasChoices = true;
-      const base = name.slice(0, -3);
-      for (const t of types) {
-        const key = base + t.code.charAt(0).toUpperCase() + t.code.slice(1);
-        props.set(key, prop(key, `${base}.ofType(${t.code})`, t.code, el, isArray, t.code === 'code' ? codes : undefined, base));
-      }
-      continue;
-    }
-    const code = types[0]?.code;
-    if (!code) continue;
-    props.set(name, prop(name, name, code, el, isArray, code === 'code' ? codes : undefined));
+  const required: string[][] = [];
+  for (const [name, element] of Object.entries(source.elements)) {
+    const keys = name.endsWith('[x]') ? compileChoice(name.slice(0, -3), element, props) : compileSingle(name, element, props);
+    if (element.min > 0) required.push(keys);
   }
-  if (sdType === 'Reference') {
+  if (source.type === 'Reference') {
     const ref = props.get('reference');
     if (ref) props.set('reference', { ...ref, isReference: true });
   }
-  return { name: shape, props, hasChoices };
+  return { name: source.name, props, required, invariants: compileInvariants(source.constraints) };
 }
 
-function prop(
-  key: string,
-  step: string,
-  typeCode: string,
-  el: ElementDefinition,
-  isArray: boolean,
-  codes: CodeSet | undefined,
-  choiceOf?: string,
-): ElementProp {
-  const base = { key, step, isArray, ...(choiceOf ? { choiceOf } : {}) };
-  if (PRIMITIVE_TYPES.has(typeCode) || typeCode.startsWith(FHIRPATH_SYSTEM)) {
-    const dateType = typeCode === 'date' || typeCode === 'dateTime' || typeCode === 'instant' ? typeCode : undefined;
-    return { ...base, kind: 'primitive', ...(codes ? { codes } : {}), ...(dateType ? { dateType } : {}) };
+function compileChoice(base: string, element: InternalSchemaElement, props: Map<string, ElementProp>): string[] {
+  const keys: string[] = [];
+  for (const t of element.type) {
+    const key = base + capitalize(t.code);
+    props.set(key, prop(key, `${base}.ofType(${t.code})`, t.code, element, base));
+    keys.push(key);
   }
-  if (typeCode === 'Resource' || typeCode === 'DomainResource' || isResourceType(typeCode)) {
-    return { ...base, kind: 'resource' };
+  return keys;
+}
+
+function compileSingle(name: string, element: InternalSchemaElement, props: Map<string, ElementProp>): string[] {
+  const code = element.type[0]?.code;
+  if (!code) return []; // an element without a type: Medplum ignores its values, the walker cannot check them
+  props.set(name, prop(name, name, code, element));
+  return [name];
+}
+
+function prop(key: string, step: string, type: string, element: InternalSchemaElement, choiceOf?: string): ElementProp {
+  const base = {
+    key,
+    step,
+    type,
+    isArray: element.isArray === true,
+    min: element.min,
+    max: element.max,
+    invariants: compileInvariants(element.constraints),
+    ...(choiceOf ? { choiceOf } : {}),
+  };
+  if (type in fhirTypeToJsType) {
+    const codes = type === 'code' && element.binding?.strength === 'required' && element.binding.valueSet ? requiredCodeSet(element.binding.valueSet) : undefined;
+    const dateType = type === 'date' || type === 'dateTime' || type === 'instant' ? type : undefined;
+    const format = validationRegexes[type];
+    return {
+      ...base,
+      kind: 'primitive',
+      jsType: fhirTypeToJsType[type as keyof typeof fhirTypeToJsType],
+      ...(format ? { format } : {}),
+      ...(codes ? { codes } : {}),
+      ...(dateType ? { dateType } : {}),
+    };
   }
-  if (typeCode === 'BackboneElement' || (typeCode === 'Element' && el.path.includes('.'))) {
-    // An inline (backbone) element: its children are defined under its own path.
-    return { ...base, kind: 'complex', shape: el.path };
-  }
-  return { ...base, kind: 'complex', shape: typeCode };
+  if (type === 'Resource' || type === 'DomainResource' || isResourceType(type)) return { ...base, kind: 'resource' };
+  const targetProfiles = type === 'Reference' ? element.type.find((t) => t.code === 'Reference')?.targetProfile : undefined;
+  return {
+    ...base,
+    kind: 'complex',
+    shapeLabel: tryGetDataType(type)?.path ?? type,
+    ...(targetProfiles ? { targetProfiles } : {}),
+  };
 }
 
 /** Compiles the schemas of every resource type and of everything reachable from them (start-up warm-up). */
 export function compileAllSchemas(resourceTypes: readonly string[]): number {
   const seen = new Set<string>();
-  const visit = (shape: string): void => {
-    if (seen.has(shape)) return;
-    seen.add(shape);
-    const schema = objectSchema(shape);
+  const visit = (type: string): void => {
+    if (seen.has(type)) return;
+    seen.add(type);
+    const schema = objectSchema(type);
     if (!schema) return;
-    for (const p of schema.props.values()) if (p.shape) visit(p.shape);
+    for (const p of schema.props.values()) if (p.kind === 'complex') visit(p.type);
   };
   visit('Element');
   for (const type of resourceTypes) visit(type);

@@ -2,6 +2,7 @@ import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { isResourceType, loadDefinitions, resourceTypes } from '../../definitions/index.js';
 import { errors, issueAt } from '../../errors.js';
 import { compileAllSchemas } from './element-index.js';
+import type { WalkResult } from './resource-walker.js';
 import { walkResource } from './resource-walker.js';
 import { isMeaningfulReferenceWarning, structuralIssues } from './structure.js';
 
@@ -10,7 +11,8 @@ import { isMeaningfulReferenceWarning, structuralIssues } from './structure.js';
  * 1. a JSON object with a known R4 `resourceType`;
  * 2. `id` syntax, of the resource and of every contained/nested resource;
  * 3. structure (cardinality, required elements, JSON types, primitive formats, unknown properties,
- *    invariants) by @medplum/core, contained and nested resources included;
+ *    invariants) by @medplum/core's rules, contained and nested resources included: predicted by our
+ *    own walker, and worded by @medplum/core's validator where the walker finds a problem;
  * 4. `Reference.reference` syntax everywhere, and that `#id` matches a contained resource;
  * 5. required bindings of `code` elements to the R4 value sets that can be expanded simply.
  * Every issue has severity, code, details.text and a FHIRPath `expression`.
@@ -31,9 +33,7 @@ export function validateResource(input: unknown): OperationOutcomeIssue[] {
   }
 
   const walked = walkResource(resource, resourceType);
-  // Medplum cannot place an unknown nested resource type (it stops with an issue without a path):
-  // then the walker's issues, which name it, are what there is to say.
-  const structural = walked.unknownNestedType ? { issues: [] } : structuralIssues(resource, resourceType);
+  const structural = structureOf(walked, resource, resourceType);
 
   const issues: OperationOutcomeIssue[] = [];
   const reported = new Set<string>();
@@ -53,6 +53,18 @@ export function validateResource(input: unknown): OperationOutcomeIssue[] {
   issues.push(...walked.issues);
   if (structural.crash && issues.length === 0) issues.push(structural.crash);
   return issues;
+}
+
+/**
+ * Medplum's structural findings: predicted by the walker when it could (the common case, and much
+ * cheaper), else from Medplum's validator itself.
+ */
+function structureOf(walked: WalkResult, resource: Record<string, unknown>, resourceType: string): ReturnType<typeof structuralIssues> {
+  // Medplum cannot place an unknown nested resource type (it stops with an issue without a path):
+  // then the walker's issues, which name it, are what there is to say.
+  if (walked.unknownNestedType) return { issues: [] };
+  if (walked.structure) return { issues: walked.structure };
+  return structuralIssues(resource, resourceType);
 }
 
 /** The resource, typed, when it has no error; else a 400 `invalid-resource` FhirError with the errors. */
