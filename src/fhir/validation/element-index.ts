@@ -49,6 +49,11 @@ export interface ElementProp {
   readonly shapeLabel?: string;
   /** The invariants Medplum evaluates on each value of the element. */
   readonly invariants: readonly Invariant[];
+  /**
+   * The name extends a choice element's (`amountText` and `amount[x]` in SubstanceAmount): Medplum
+   * takes its `_name` partner for one of the choice's, with a warning of its own.
+   */
+  readonly shadowsChoice?: boolean;
 }
 
 export interface ObjectSchema {
@@ -91,7 +96,23 @@ function compile(source: InternalTypeSchema): ObjectSchema {
     const ref = props.get('reference');
     if (ref) props.set('reference', { ...ref, isReference: true });
   }
+  markChoiceShadows(props);
   return { name: source.name, props, required, invariants: compileInvariants(source.constraints) };
+}
+
+function markChoiceShadows(props: Map<string, ElementProp>): void {
+  const bases = new Set<string>();
+  for (const p of props.values()) if (p.choiceOf) bases.add(p.choiceOf);
+  for (const p of props.values()) {
+    if (p.choiceOf) continue;
+    for (const base of bases) {
+      if (p.key.length > base.length && p.key.startsWith(base) && isUpperCase(p.key.charAt(base.length))) props.set(p.key, { ...p, shadowsChoice: true });
+    }
+  }
+}
+
+function isUpperCase(c: string): boolean {
+  return c >= 'A' && c <= 'Z';
 }
 
 function compileChoice(base: string, element: InternalSchemaElement, props: Map<string, ElementProp>): string[] {

@@ -284,6 +284,7 @@ class Walker {
       this.predictable = false; // unknown property (Medplum)
       return;
     }
+    if (prop.shadowsChoice) this.predictable = false;
     const element = objectSchema('Element');
     if (!element) return;
     const at = `${path}.${prop.step}`;
