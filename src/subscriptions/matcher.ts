@@ -144,7 +144,11 @@ export class Matcher {
   private typeIndex(): Map<string, string[]> {
     if (this.byType) return this.byType;
     const index = new Map<string, string[]>();
-    const add = (type: string, id: string) => index.set(type, [...(index.get(type) ?? []), id]);
+    const add = (type: string, id: string) => {
+      const ids = index.get(type);
+      if (ids) ids.push(id);
+      else index.set(type, [id]);
+    };
     for (const [id, { spec }] of this.subscriptions) {
       if (spec.criteria) add(spec.criteria.type, id);
       const topic = spec.topicUrl ? this.topics.get(spec.topicUrl) : undefined;
@@ -180,16 +184,13 @@ export class Matcher {
       return () => results[side][index] === true;
     };
 
-    const decisions: { sub: ActiveSubscription; matched: Answer }[] = [];
-    for (const sub of candidates) {
-      const { spec, owner } = sub;
-      if (spec.criteria) {
-        if (interaction !== 'delete') decisions.push({ sub, matched: ask('current', { params: spec.criteria.params, access: owner }, sub) });
-        continue;
-      }
-      const topic = spec.topicUrl ? this.topics.get(spec.topicUrl) : undefined;
-      if (!topic || topic.status === 'retired') continue;
-      const triggers: Answer[] = [];
+    // A topic's triggers are the same for all its subscriptions: their FHIRPath (slow) and queries
+    // are evaluated once per row, not once per subscription.
+    const triggersByTopic = new Map<Topic, Answer[]>();
+    const topicTriggers = (topic: Topic): Answer[] => {
+      let triggers = triggersByTopic.get(topic);
+      if (triggers) return triggers;
+      triggers = [];
       for (const trigger of topic.triggers) {
         if (!triggerApplies(trigger, row.resourceType, interaction)) continue;
         if (trigger.fhirPath && !fhirPathPasses(trigger.fhirPath, current, previous)) continue;
@@ -202,6 +203,20 @@ export class Matcher {
         const after = query.current && current ? ask('current', { params: queryParams(query.current) }) : undefined;
         triggers.push(() => queryCriteriaOutcome(query, before?.(), after?.(), interaction));
       }
+      triggersByTopic.set(topic, triggers);
+      return triggers;
+    };
+
+    const decisions: { sub: ActiveSubscription; matched: Answer }[] = [];
+    for (const sub of candidates) {
+      const { spec, owner } = sub;
+      if (spec.criteria) {
+        if (interaction !== 'delete') decisions.push({ sub, matched: ask('current', { params: spec.criteria.params, access: owner }, sub) });
+        continue;
+      }
+      const topic = spec.topicUrl ? this.topics.get(spec.topicUrl) : undefined;
+      if (!topic || topic.status === 'retired') continue;
+      const triggers = topicTriggers(topic);
       if (triggers.length === 0) continue;
       let params = sub.filters.get(row.resourceType);
       if (!params) {
