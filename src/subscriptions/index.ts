@@ -30,6 +30,8 @@ export interface SubscriptionsOptions {
 
 /** How often each worker looks at the tables even without a notification. */
 const POLL_MS = { matcher: 500, delivery: 1000, housekeeping: 5000 } as const;
+/** The least time between two runs of a worker that were asked for by notifications (see WorkLoop): at most this much latency, for runs that batch the writes of that time. */
+const SPACING_MS = { matcher: 20, delivery: 10 } as const;
 
 /**
  * FHIR Subscriptions (classic R4 and the R5 Backport IG on R4), read from the change feed after
@@ -69,8 +71,8 @@ export class Subscriptions {
   async start(log: FastifyBaseLogger): Promise<void> {
     const { db, store } = this.options;
     await this.listener.start();
-    const matching = new WorkLoop('subscription-matcher', () => this.matcher.runOnce(), POLL_MS.matcher, log);
-    const delivering = new WorkLoop('subscription-delivery', () => (this.delivery as RestHookDelivery).step(), POLL_MS.delivery, log);
+    const matching = new WorkLoop('subscription-matcher', () => this.matcher.runOnce(), POLL_MS.matcher, log, SPACING_MS.matcher);
+    const delivering = new WorkLoop('subscription-delivery', () => (this.delivery as RestHookDelivery).step(), POLL_MS.delivery, log, SPACING_MS.delivery);
     this.delivery = new RestHookDelivery({
       db,
       store,

@@ -7,18 +7,25 @@ export type StepOutcome = 'more' | 'idle' | 'busy';
  * least every `pollMs` (notifications can be missed; the tables are the record). One run at a
  * time; a kick during a run makes another run follow it. 'busy' (another process holds the work)
  * retries shortly, in case that process finished just before our kick reached it.
+ *
+ * Runs that follow a kick start at least `spacingMs` apart: under a stream of writes, each kick
+ * would otherwise start a run for one or two rows, and the fixed cost of a run (a transaction, the
+ * cursor, the claim) would be paid per row. Spaced, one run takes what came meanwhile; an idle
+ * loop still answers its first kick at once.
  */
 export class WorkLoop {
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
   private dirty = false;
   private stopped = false;
+  private lastStart = 0;
 
   constructor(
     private readonly name: string,
     private readonly step: () => Promise<StepOutcome>,
     private readonly pollMs: number,
     private readonly log: FastifyBaseLogger,
+    private readonly spacingMs = 0,
   ) {}
 
   start(): void {
@@ -39,6 +46,10 @@ export class WorkLoop {
 
   private async run(): Promise<void> {
     while (this.dirty && !this.stopped) {
+      const wait = this.lastStart + this.spacingMs - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      if (this.stopped) return;
+      this.lastStart = Date.now();
       this.dirty = false;
       try {
         let outcome: StepOutcome;

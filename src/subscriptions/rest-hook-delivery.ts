@@ -34,6 +34,9 @@ interface LeasedState extends SubscriptionState {
   heartbeatDue: boolean;
 }
 
+type LeasedRow = StateRow & { heartbeat_due: boolean };
+const toLeased = (row: LeasedRow): LeasedState => ({ ...toState(row), heartbeatDue: row.heartbeat_due === true });
+
 const leasedColumns = (alias: string) => `${stateColumns(alias)},
   (${alias}.heartbeat_seconds IS NOT NULL AND ${alias}.last_sent_at + make_interval(secs => ${alias}.heartbeat_seconds) <= now()) AS heartbeat_due`;
 
@@ -85,7 +88,7 @@ export class RestHookDelivery {
   }
 
   private async claim(identity: BackendIdentity, limit: number): Promise<LeasedState[]> {
-    const { rows } = await this.options.db.query<StateRow & { heartbeat_due: boolean }>(
+    const { rows } = await this.options.db.query<LeasedRow>(
       `WITH due AS (
          SELECT s.id FROM subscription_state s
           WHERE s.channel = 'rest-hook' AND s.status IN ('requested', 'active')
@@ -104,16 +107,16 @@ export class RestHookDelivery {
        RETURNING ${leasedColumns('s')}`,
       [[...this.inFlight], limit, LEASE_SECONDS, identity.pid, identity.backendStart],
     );
-    return rows.map((row) => ({ ...toState(row), heartbeatDue: row.heartbeat_due === true }));
+    return rows.map(toLeased);
   }
 
   /** The state again, only while the lease is still ours. */
   private async reread(id: string, identity: BackendIdentity): Promise<LeasedState | undefined> {
-    const { rows } = await this.options.db.query<StateRow & { heartbeat_due: boolean }>(
+    const { rows } = await this.options.db.query<LeasedRow>(
       `SELECT ${leasedColumns('s')} FROM subscription_state s WHERE s.id = $1 AND s.lease_pid = $2 AND s.lease_backend_start = $3`,
       [id, identity.pid, identity.backendStart],
     );
-    return rows[0] && { ...toState(rows[0]), heartbeatDue: rows[0].heartbeat_due === true };
+    return rows[0] && toLeased(rows[0]);
   }
 
   private async deliver(claimed: LeasedState, identity: BackendIdentity): Promise<void> {
@@ -127,6 +130,7 @@ export class RestHookDelivery {
           if (!result.ok) return await this.failed(state, identity, result);
           await this.succeeded(state.id, identity, undefined);
           await changeStatus(this.options.store, state.id, ['requested'], 'active');
+          state = await this.reread(state.id, identity);
         } else if (state.status !== 'active') {
           return;
         } else if (state.deliveredThrough < state.eventsSinceStart) {
@@ -138,15 +142,14 @@ export class RestHookDelivery {
             const result = await this.send(spec, state, 'event-notification', events);
             if (!result.ok) return await this.failed(state, identity, result);
           }
-          await this.succeeded(state.id, identity, through);
+          state = await this.succeeded(state.id, identity, through);
         } else if (state.heartbeatDue && spec.flavour === 'topic') {
           const result = await this.send(spec, state, 'heartbeat', []);
           if (!result.ok) return await this.failed(state, identity, result);
-          await this.succeeded(state.id, identity, undefined);
+          state = await this.succeeded(state.id, identity, undefined);
         } else {
           return;
         }
-        state = await this.reread(state.id, identity);
       }
     } finally {
       await this.options.db
@@ -208,14 +211,17 @@ export class RestHookDelivery {
     });
   }
 
-  private async succeeded(id: string, identity: BackendIdentity, deliveredThrough: number | undefined): Promise<void> {
-    await this.options.db.query(
-      `UPDATE subscription_state SET delivered_through = GREATEST(delivered_through, COALESCE($4, delivered_through)),
-              attempts = 0, last_error = NULL, last_sent_at = now(), handshake_pending = CASE WHEN $4 IS NULL THEN false ELSE handshake_pending END,
+  /** Stores the progress and renews the lease; the state as it is then, while the lease is still ours (one round trip, not two). */
+  private async succeeded(id: string, identity: BackendIdentity, deliveredThrough: number | undefined): Promise<LeasedState | undefined> {
+    const { rows } = await this.options.db.query<LeasedRow>(
+      `UPDATE subscription_state s SET delivered_through = GREATEST(s.delivered_through, COALESCE($4, s.delivered_through)),
+              attempts = 0, last_error = NULL, last_sent_at = now(), handshake_pending = CASE WHEN $4 IS NULL THEN false ELSE s.handshake_pending END,
               lease_until = now() + make_interval(secs => $5)
-        WHERE id = $1 AND lease_pid = $2 AND lease_backend_start = $3`,
+        WHERE s.id = $1 AND s.lease_pid = $2 AND s.lease_backend_start = $3
+        RETURNING ${leasedColumns('s')}`,
       [id, identity.pid, identity.backendStart, deliveredThrough ?? null, LEASE_SECONDS],
     );
+    return rows[0] && toLeased(rows[0]);
   }
 
   private async failed(state: SubscriptionState, identity: BackendIdentity, result: RestHookResult): Promise<void> {
