@@ -4,7 +4,8 @@ import { history } from './history.js';
 import { ingest } from './ingest.js';
 import { include, searchPage } from './pages.js';
 import { search } from './search.js';
+import { subscriptions } from './subscriptions.js';
 import { transactionBundle } from './transaction.js';
 
 /** Every benchmark, in the order `npm run bench` runs them (those that add data late). */
-export const BENCHMARKS: Benchmark[] = [read, vread, searchPage, include, history, search, create, update, conditionalCreate, transactionBundle, ingest];
+export const BENCHMARKS: Benchmark[] = [read, vread, searchPage, include, history, search, create, update, conditionalCreate, transactionBundle, ingest, subscriptions];
