@@ -133,7 +133,9 @@ export class SearchEngine {
     const asOf = cursor?.asOf ?? new Date().toISOString();
     const pageWhere = cursor ? and([where, fragment(`${ALIAS}.last_updated <= $?::timestamptz`, asOf)]) : where;
 
-    const total = cursor?.total ?? (parsed.total === 'none' ? undefined : await this.count(db, where, parsed.total));
+    // The total is counted once, for the first page, and carried by the cursor: later pages of the
+    // same snapshot have the same total, and counting again would cost as much as the result is large.
+    const total = cursor ? cursor.total : parsed.total === 'none' ? undefined : await this.count(db, where, parsed.total);
     if (parsed.summaryCount || parsed.count === 0) return { matches: [], included: [], total, warnings: parsed.warnings, countOnly: true };
 
     const rows = await this.page(db, pageWhere, sort, parsed.count, cursor);

@@ -4,8 +4,11 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { BatchedTransaction, Store, WriteHook } from '../../store/index.js';
 import { interactionEvent } from './audit-event.js';
 
+/** Queued events start a write at once when this many are waiting; fewer wait up to FLUSH_MS for company. */
 const BATCH_SIZE = 200;
 const FLUSH_MS = 200;
+/** One transaction writes at most this many: a backlog is written in large batches, which cost less per event. */
+const MAX_BATCH = 2000;
 
 /**
  * AuditEvents, stored as FHIR resources through the one write path (searchable by admins).
@@ -16,7 +19,8 @@ const FLUSH_MS = 200;
 export class AuditLog {
   private queue: AuditEvent[] = [];
   private timer?: NodeJS.Timeout;
-  private flushing: Promise<void> = Promise.resolve();
+  /** The one write in progress: events that arrive meanwhile wait for it and go in the next batch. */
+  private draining?: Promise<void>;
 
   constructor(
     private readonly store: Store,
@@ -45,23 +49,35 @@ export class AuditLog {
   /** Records an event soon, in the background. */
   record(event: AuditEvent): void {
     this.queue.push(event);
+    if (this.draining) return;
     if (this.queue.length >= BATCH_SIZE) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
   }
 
-  /** Writes what is queued, in one transaction; a failure is logged, never thrown at a request. */
+  /**
+   * Writes everything queued, batch after batch, one transaction at a time (so a backlog never
+   * means many transactions competing, nor many batches held in memory); resolves when the queue is
+   * empty. A failure is logged, never thrown at a request.
+   */
   flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const batch = this.queue.splice(0);
-    if (batch.length === 0) return this.flushing;
-    this.flushing = this.flushing.then(() =>
-      this.store
+    this.draining ??= this.drain().finally(() => {
+      this.draining = undefined;
+      // An event recorded between the last batch and this moment found a write in progress and waited.
+      if (this.queue.length > 0) this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+    });
+    return this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      await this.store
         .transaction(async (tx) => {
           for (const event of batch) await this.write(event, tx);
         })
-        .catch((error: unknown) => this.log.error({ err: error, events: batch.length }, 'audit events could not be written')),
-    );
-    return this.flushing;
+        .catch((error: unknown) => this.log.error({ err: error, events: batch.length }, 'audit events could not be written'));
+    }
   }
 }
