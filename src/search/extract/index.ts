@@ -1,10 +1,12 @@
-import { evalFhirPathTyped, toTypedValue, type TypedValue } from '@medplum/core';
+import { evalFhirPathTyped, toTypedValue, type FhirPathAtom, type TypedValue } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import type { SearchParam, SearchParameterRegistry } from '../registry.js';
+import type { ParamType, SearchParam, SearchParameterRegistry } from '../registry.js';
 import { foldText } from '../fold.js';
-import { compositeValues } from './composite-values.js';
+import type { CompiledExpression, Scope } from './compile.js';
+import { compositeRows, type ComponentValues } from './composite-values.js';
 import { dateValues } from './date-values.js';
 import { numberValues, quantityValues } from './quantity-values.js';
+import { localValue } from './property.js';
 import { referenceValues } from './reference-values.js';
 import { emptyRows, type IndexRows } from './rows.js';
 import { stringValues } from './string-values.js';
@@ -17,7 +19,7 @@ export { parseReference } from './reference-values.js';
 /** The index tables one parameter's rows go to (the text table is the resource's, not a parameter's). */
 const TABLES = ['string', 'token', 'date', 'number', 'quantity', 'reference', 'uri', 'composite'] as const;
 
-function addValues(rows: IndexRows, param: SearchParam, values: TypedValue[], baseUrl: string, resource: TypedValue): void {
+function addValues(rows: IndexRows, param: SearchParam, values: TypedValue[], baseUrl: string, evaluator: ResourceEvaluator): void {
   const { code } = param;
   switch (param.type) {
     case 'string':
@@ -43,9 +45,7 @@ function addValues(rows: IndexRows, param: SearchParam, values: TypedValue[], ba
       break;
     case 'composite':
       if (!param.components?.length) break;
-      for (const element of values) {
-        for (const composite of compositeValues(element, param.components, baseUrl, resource)) rows.composite.push({ param: code, ...composite });
-      }
+      for (const element of values) rows.composite.push(...compositeRows(code, element, param.components, baseUrl, evaluator.componentValues(param)));
       break;
     default:
       break;
@@ -56,7 +56,8 @@ function addValues(rows: IndexRows, param: SearchParam, values: TypedValue[], ba
  * The resource with its references on our own base made relative (`http://fhir.test/fhir/Patient/1`
  * becomes `Patient/1`): the two are the same reference (search.html#reference), and FHIRPath's
  * resolve(), which parameters such as `patient` use (`subject.where(resolve() is Patient)`), only
- * knows the type of the relative form.
+ * knows the type of the relative form. Core evaluates expressions on this copy; compiled
+ * expressions read references the same way without it (extract/property.ts).
  */
 function withLocalReferences(value: unknown, prefix: string): unknown {
   if (Array.isArray(value)) return value.map((item) => withLocalReferences(item, prefix));
@@ -69,25 +70,81 @@ function withLocalReferences(value: unknown, prefix: string): unknown {
 }
 
 /**
- * Every index row of a resource: each search parameter of its type evaluated by its FHIRPath
- * expression (compiled once, in the registry), the values turned into rows by parameter type.
- * A parameter whose expression fails on odd data indexes nothing rather than failing the write.
+ * How parameter expressions are evaluated: `compiled`, by the expressions the registry compiled and
+ * by @medplum/core for the others; or `core`, all by @medplum/core, the reference the compiled
+ * expressions must agree with (test/search/compiled-extraction.test.ts).
  */
-export function extractIndexRows(resource: Resource, registry: SearchParameterRegistry, baseUrl: string): IndexRows {
+export type Evaluation = 'compiled' | 'core';
+
+/**
+ * Evaluates parameter expressions on one resource: compiled ones on the resource itself, the others
+ * by core on a copy with local references, made on first use only.
+ */
+class ResourceEvaluator {
+  private readonly root: TypedValue;
+  private readonly scope: Scope;
+  /** Components may use `%resource`; a parameter's own expression may not (core has no such variable there). */
+  private readonly componentScope: Scope;
+  private coreRoot?: TypedValue;
+
+  constructor(
+    private readonly resource: Resource,
+    ownBase: string,
+    private readonly evaluation: Evaluation,
+  ) {
+    this.root = toTypedValue(localValue(resource, ownBase));
+    this.scope = { ownBase };
+    this.componentScope = { ownBase, resource: this.root };
+  }
+
+  private core(): TypedValue {
+    this.coreRoot ??= toTypedValue(withLocalReferences(this.resource, this.scope.ownBase) as Resource);
+    return this.coreRoot;
+  }
+
+  private compiledOf(param: SearchParam): CompiledExpression | undefined {
+    return this.evaluation === 'compiled' ? param.compiled : undefined;
+  }
+
+  values(param: SearchParam, expression: FhirPathAtom): TypedValue[] {
+    const compiled = this.compiledOf(param);
+    return compiled ? compiled(this.root, this.scope) : evalFhirPathTyped(expression, [this.core()]);
+  }
+
+  /** The values of a composite's components on one of its elements; evaluated the way the composite was. */
+  componentValues(param: SearchParam): ComponentValues {
+    return this.compiledOf(param) ? this.compiledComponentValues : this.coreComponentValues;
+  }
+
+  // The registry compiles a composite only when all its components compile.
+  private readonly compiledComponentValues: ComponentValues = (component, element) => component.compiled?.(element, this.componentScope) ?? [];
+
+  private readonly coreComponentValues: ComponentValues = (component, element) =>
+    evalFhirPathTyped(component.expression, [element], { '%resource': this.core() });
+}
+
+/** The index table each parameter type's rows go to. */
+const TABLE_OF: Partial<Record<ParamType, (typeof TABLES)[number]>> = Object.fromEntries(TABLES.map((table) => [table, table]));
+
+/**
+ * Every index row of a resource: each search parameter of its type evaluated by its FHIRPath
+ * expression (parsed and compiled once, in the registry), the values turned into rows by parameter
+ * type. A parameter whose expression fails on odd data indexes nothing rather than failing the write.
+ */
+export function extractIndexRows(resource: Resource, registry: SearchParameterRegistry, baseUrl: string, evaluation: Evaluation = 'compiled'): IndexRows {
   const rows = emptyRows();
-  const root = toTypedValue(withLocalReferences(resource, `${baseUrl}/`) as Resource);
+  const evaluator = new ResourceEvaluator(resource, `${baseUrl}/`, evaluation);
   for (const param of registry.forType(resource.resourceType).values()) {
     if (!param.expression || param.column) continue;
-    // Each parameter's rows are built apart and kept only when building them succeeded, so that
-    // a failing expression (a composite's components are evaluated here too) costs only its own rows.
-    const own = emptyRows();
+    const table = TABLE_OF[param.type];
+    const kept = table ? rows[table].length : 0;
     try {
-      const values = evalFhirPathTyped(param.expression, [root]);
-      if (values.length > 0) addValues(own, param, values, baseUrl, root);
+      const values = evaluator.values(param, param.expression);
+      if (values.length > 0) addValues(rows, param, values, baseUrl, evaluator);
     } catch {
-      continue;
+      // Only this parameter's rows go: a composite's components are evaluated while its rows are added.
+      if (table) rows[table].length = kept;
     }
-    for (const table of TABLES) (rows[table] as unknown[]).push(...own[table]);
   }
   rows.text = textValues(resource);
   return rows;

@@ -12,7 +12,9 @@ function contentText(value: unknown, into: string[]): string[] {
   if (typeof value === 'string') into.push(value);
   else if (Array.isArray(value)) for (const item of value) contentText(item, into);
   else if (value && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
+    // for-in rather than Object.entries: no array per object, and JSON objects inherit no keys.
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key];
       if (key === 'div' && typeof item === 'string') into.push(item.replace(/<[^>]*>/g, ' '));
       else if (key !== 'resourceType' && key !== 'id' && key !== 'meta') contentText(item, into);
     }
