@@ -2,7 +2,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { SearchEngine } from '../search/index.js';
 import type { SmartAuth } from '../smart-auth/index.js';
-import type { Database, Store, WriteHook } from '../store/index.js';
+import { Database, type Store, type WriteHook } from '../store/index.js';
 import { storeClinicTopics } from './clinic-topics.js';
 import { housekeeping } from './housekeeping.js';
 import { NotificationListener } from './listener.js';
@@ -28,6 +28,12 @@ export interface SubscriptionsOptions {
   retryBaseMs: number;
 }
 
+/**
+ * Connections of the workers' own pool. Matching and delivery do not queue behind the requests for
+ * the connections of the request pool: under a burst of writes, a committed change is still
+ * notified promptly (the writes wait, which is what a burst costs anyway).
+ */
+const WORKER_POOL_SIZE = 6;
 /** How often each worker looks at the tables even without a notification. */
 const POLL_MS = { matcher: 500, delivery: 1000, housekeeping: 5000 } as const;
 /** The least time between two runs of a worker that were asked for by notifications (see WorkLoop): at most this much latency, for runs that batch the writes of that time. */
@@ -42,6 +48,7 @@ const SPACING_MS = { matcher: 20, delivery: 10 } as const;
  */
 export class Subscriptions {
   private readonly listener: NotificationListener;
+  private readonly workerDb: Database;
   private readonly matcher: Matcher;
   private readonly hub: WebsocketHub;
   private delivery?: RestHookDelivery;
@@ -49,8 +56,9 @@ export class Subscriptions {
 
   constructor(private readonly options: SubscriptionsOptions) {
     this.listener = new NotificationListener(options.db.connectionString);
-    this.matcher = new Matcher(options.db, options.search);
-    this.hub = new WebsocketHub(options);
+    this.workerDb = new Database(options.db.connectionString, WORKER_POOL_SIZE);
+    this.matcher = new Matcher(this.workerDb, options.search);
+    this.hub = new WebsocketHub({ ...options, db: this.workerDb });
   }
 
   writeHooks(): WriteHook[] {
@@ -69,7 +77,8 @@ export class Subscriptions {
   }
 
   async start(log: FastifyBaseLogger): Promise<void> {
-    const { db, store } = this.options;
+    const { store } = this.options;
+    const db = this.workerDb;
     await this.listener.start();
     const matching = new WorkLoop('subscription-matcher', () => this.matcher.runOnce(), POLL_MS.matcher, log, SPACING_MS.matcher);
     const delivering = new WorkLoop('subscription-delivery', () => (this.delivery as RestHookDelivery).step(), POLL_MS.delivery, log, SPACING_MS.delivery);
@@ -118,5 +127,6 @@ export class Subscriptions {
     await Promise.all(this.loops.map((loop) => loop.stop()));
     await this.delivery?.stop();
     await this.listener.stop();
+    await this.workerDb.close();
   }
 }
