@@ -9,6 +9,8 @@ import { PRIMITIVE_TYPES } from './element-index.js';
  * elements, JSON types, primitive formats, unknown properties, invariants), including contained and
  * nested resources. Medplum throws an OperationOutcomeError when it finds an error; both outcomes
  * are turned into a list of issues here, with expressions made concrete (array indices, choice types).
+ * It costs about a millisecond per resource, so it runs only where the resource walker could not
+ * predict its findings (resource-walker.ts), which is where the resource has a problem.
  */
 export function structuralIssues(
   resource: Record<string, unknown>,
