@@ -11,6 +11,8 @@ export interface Config {
   bodyLimit: number;
   /** `$reindex` of up to this many resources is done within the request; more become a background job. */
   reindexInlineLimit: number;
+  /** A search total not counted within this many milliseconds is left out of the Bundle (unless `_total=accurate`); 0: no limit. */
+  searchCountTimeoutMs: number;
   /** The bootstrap confidential client (CONTRACT.md), when both are set. */
   adminClientId?: string;
   adminClientSecret?: string;
@@ -47,6 +49,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: parseByteSize(env.BODY_LIMIT ?? '64mb'),
     reindexInlineLimit: Number(env.REINDEX_INLINE_LIMIT ?? 1000),
+    searchCountTimeoutMs: Math.max(0, Number(env.SEARCH_COUNT_TIMEOUT_MS ?? 100)),
     adminClientId: env.ADMIN_CLIENT_ID || undefined,
     adminClientSecret: env.ADMIN_CLIENT_SECRET || undefined,
     rateLimitPerMinute: Number(env.RATE_LIMIT_PER_MINUTE ?? 10000),

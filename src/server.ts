@@ -35,7 +35,7 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
   loadDefinitions();
   const fhirBaseUrl = `${config.baseUrl}/fhir`;
   const store = new Store(db);
-  const search = new SearchEngine(fhirBaseUrl, config.reindexInlineLimit);
+  const search = new SearchEngine(fhirBaseUrl, config.reindexInlineLimit, config.searchCountTimeoutMs);
   store.addWriteHook({
     name: 'validate',
     beforeWrite: (_tx, change) => {

@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { errors } from '../errors.js';
-import type { BatchedTransaction, Database, Queryable, StoredVersion, WriteHook } from '../store/index.js';
+import { Database, isPgError, PG_ERRORS, type BatchedTransaction, type Queryable, type StoredVersion, type WriteHook } from '../store/index.js';
 import { toStoredVersion } from '../store/read.js';
 import type { AccessPolicy, Permission } from '../smart-auth/index.js';
 import { accessCondition, isVisible, visibleOnly } from './access.js';
@@ -79,6 +79,8 @@ export class SearchEngine {
     private readonly baseUrl: string,
     /** `$reindex` of up to this many resources runs within the request; more become a background job. */
     readonly reindexInlineLimit = 1000,
+    /** A total not counted within this many milliseconds is left out (unless `_total=accurate`); 0: no limit. */
+    private readonly countTimeoutMs = 0,
   ) {
     this.reindexer = new Reindexer(this.registry, baseUrl);
   }
@@ -160,15 +162,15 @@ export class SearchEngine {
 
   /**
    * `Bundle.total`. Counting every match costs as much as the result is large, so unless the client
-   * asks for an accurate total, counting stops at COUNT_LIMIT and a larger total is left out (the
-   * spec makes it optional); `_total=estimate` asks the planner.
+   * asks for an accurate total, counting stops at COUNT_LIMIT matches or after `countTimeoutMs`,
+   * and a larger total is left out (the spec makes it optional); `_total=estimate` asks the planner.
    */
   private async count(db: Queryable, where: SqlFragment, mode: 'estimate' | 'accurate' | 'bounded'): Promise<number | undefined> {
     if (mode === 'bounded') {
       const bounded = assemble(fragment(`SELECT count(*) AS total FROM (SELECT 1 FROM resource ${ALIAS} WHERE ${where.sql} LIMIT ${COUNT_LIMIT + 1}) q`, ...where.values));
-      const { rows } = await db.query<{ total: string }>(bounded.sql, bounded.values);
-      const total = Number(rows[0].total);
-      return total > COUNT_LIMIT ? undefined : total;
+      const rows = await this.withinCountTime(db, (client) => client.query<{ total: string }>(bounded.sql, bounded.values));
+      const total = rows && Number(rows.rows[0].total);
+      return total === undefined || total > COUNT_LIMIT ? undefined : total;
     }
     const query = assemble(fragment(`SELECT count(*) AS total FROM resource ${ALIAS} WHERE ${where.sql}`, ...where.values));
     if (mode === 'estimate') {
@@ -178,6 +180,29 @@ export class SearchEngine {
     }
     const { rows } = await db.query<{ total: string }>(query.sql, query.values);
     return Number(rows[0].total);
+  }
+
+  /**
+   * Runs a count under PostgreSQL's statement timeout, in a transaction of its own (the only scope
+   * a timeout can be set for); undefined when it ran out. Inside a caller's transaction the count
+   * runs unbounded in time: cancelling a statement would abort that transaction.
+   */
+  private async withinCountTime<R>(db: Queryable, count: (client: Queryable) => Promise<R>): Promise<R | undefined> {
+    if (!(db instanceof Database) || this.countTimeoutMs <= 0) return count(db);
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL statement_timeout = ${Math.ceil(this.countTimeoutMs)}`);
+      const result = await count(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (isPgError(error, PG_ERRORS.queryCanceled)) return undefined;
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 
   /** One page by keyset: the rows after (or before) the cursor in the total order (sort keys, type, id). */

@@ -9,7 +9,7 @@ export interface Queryable {
 }
 
 /** PostgreSQL error codes we act on. */
-export const PG_ERRORS = { uniqueViolation: '23505', serializationFailure: '40001', deadlockDetected: '40P01' } as const;
+export const PG_ERRORS = { uniqueViolation: '23505', serializationFailure: '40001', deadlockDetected: '40P01', queryCanceled: '57014' } as const;
 
 /**
  * libpq's default user is $USER; services and CI jobs often run without it. A connection string

@@ -393,3 +393,48 @@ describe('page size', () => {
     expect(link(rest, 'next')).toBeUndefined();
   });
 });
+
+describe('a total that costs too much to count', () => {
+  let timed: TestServer;
+
+  beforeAll(async () => {
+    timed = await startTestServer({ SEARCH_COUNT_TIMEOUT_MS: '100' });
+    await putBatch(timed, PATIENTS);
+  });
+
+  afterAll(async () => {
+    await timed?.close();
+  });
+
+  /** Holds every search of the index tables back for `ms`: a count then outlasts any time limit. */
+  async function whileIndexLocked<T>(ms: number, search: () => Promise<T>): Promise<T> {
+    const client = await timed.db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('LOCK TABLE search_token IN ACCESS EXCLUSIVE MODE');
+      const release = setTimeout(() => void client.query('COMMIT'), ms);
+      const result = await search();
+      clearTimeout(release);
+      await client.query('COMMIT').catch(() => undefined);
+      return result;
+    } finally {
+      client.release();
+    }
+  }
+
+  it('is counted when the count takes less than SEARCH_COUNT_TIMEOUT_MS', async () => {
+    const response = await searchOk(timed, '/fhir/Patient?gender=male');
+    expect(response.body.total).toBe(3);
+  });
+
+  it('is left out when counting takes longer, and the page is still given', async () => {
+    const response = await whileIndexLocked(600, () => searchOk(timed, '/fhir/Patient?gender=male&_sort=_id'));
+    expect(response.body.total).toBeUndefined();
+    expect(matchIds(response)).toEqual(['s-b', 's-c', 's-h']);
+  });
+
+  it('is counted however long it takes with _total=accurate', async () => {
+    const response = await whileIndexLocked(600, () => searchOk(timed, '/fhir/Patient?gender=male&_total=accurate'));
+    expect(response.body.total).toBe(3);
+  });
+});

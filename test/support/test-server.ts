@@ -23,7 +23,7 @@ export interface TestServer {
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const database = await createTestDatabase();
   // No rate limit unless a test asks for one: some tests make thousands of requests as one client.
-  const config = configFromEnv({ BASE_URL: TEST_BASE_URL, LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '0', ...env });
+  const config = configFromEnv({ BASE_URL: TEST_BASE_URL, LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '0', SEARCH_COUNT_TIMEOUT_MS: '0', ...env });
   const db = new Database(database.url, 10);
   const { app, store, auth } = await buildServer(config, db, false);
   await app.ready();
