@@ -161,9 +161,22 @@ async function waitUntilActive(context: BenchContext, count: number): Promise<vo
   }
 }
 
+/** Leaves a kept database (BENCH_DATA_DIR, DATABASE_URL) without subscriptions to a receiver that is gone. */
 async function deleteSubscriptions(context: BenchContext, created: CreatedSubscription[]): Promise<void> {
   if (!context.server || created.length === 0) return;
-  await inParallel(created, SETUP_CONCURRENCY, (s) => context.client.request('DELETE', `Subscription/${s.id}`));
+  await inParallel(created, SETUP_CONCURRENCY, (s) => deleteSubscription(context, s.id));
+}
+
+/** A DELETE is idempotent: one that failed on a kept-alive connection the server had just closed is sent again. */
+async function deleteSubscription(context: BenchContext, id: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await context.client.request('DELETE', `Subscription/${id}`);
+      return;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
 }
 
 /** One create over a kept-alive connection; the id and `meta.lastUpdated` of the stored version. */
