@@ -116,8 +116,10 @@ class Walker {
       }
       const at = `${path}.${prop.step}`;
       if (prop.choiceOf) choices = this.choice(choices, prop, key, path);
+      // With a `_name` partner, Medplum's value is a String object carrying the extensions: its invariants are not predicted.
+      if (prop.kind === 'primitive' && prop.invariants.length > 0 && obj[`_${key}`] !== undefined) this.predictable = false;
       if (Array.isArray(value)) this.array(obj, value, prop, at, container);
-      else this.single(obj, value, prop, at, container, isResource);
+      else this.single(value, prop, at, container, isResource);
     }
     if (this.predictable && !hasRequired(obj, schema)) this.predictable = false;
   }
@@ -169,13 +171,13 @@ class Walker {
     }
   }
 
-  single(obj: Json, value: unknown, prop: ElementProp, at: string, container: Container, isResource: boolean): void {
+  single(value: unknown, prop: ElementProp, at: string, container: Container, isResource: boolean): void {
     if (prop.isArray || prop.min > 1) {
       this.predictable = false; // "Expected array of values" (Medplum)
       return;
     }
     if (isResource && prop.key === 'id') {
-      this.primitiveForMedplum(value, prop, obj);
+      this.primitiveForMedplum(value, prop);
       return; // its syntax is checked in resource()
     }
     this.value(value, prop, at, container, false);
@@ -196,7 +198,7 @@ class Walker {
   }
 
   primitive(value: unknown, prop: ElementProp, at: string, container: Container, inArray: boolean): void {
-    this.primitiveForMedplum(value, prop, undefined);
+    this.primitiveForMedplum(value, prop);
     if (typeof value !== 'string') return;
     if (value === '') {
       if (!inArray) this.shapeIssues.push(issueAt(at, 'Invalid empty string: omit the element instead', 'value'));
@@ -212,7 +214,7 @@ class Walker {
   }
 
   /** Medplum's checks of a primitive value: its JSON type, then its format or numeric range, then invariants. */
-  primitiveForMedplum(value: unknown, prop: ElementProp, owner: Json | undefined): void {
+  primitiveForMedplum(value: unknown, prop: ElementProp): void {
     if (!this.predictable) return;
     if (typeof value !== prop.jsType) {
       this.predictable = false;
@@ -221,11 +223,7 @@ class Walker {
     } else if (typeof value === 'number') {
       if (!isAcceptedNumber(value, prop.type)) this.predictable = false;
     }
-    if (prop.invariants.length > 0) {
-      // With a `_name` partner, Medplum's value is a String object carrying the extensions: not predicted.
-      if (owner?.[`_${prop.key}`] !== undefined) this.predictable = false;
-      else this.checkInvariants(prop.invariants, { type: prop.type, value });
-    }
+    if (prop.invariants.length > 0) this.checkInvariants(prop.invariants, { type: prop.type, value });
   }
 
   complex(value: unknown, prop: ElementProp, at: string, container: Container, inArray: boolean): void {

@@ -53,6 +53,7 @@ const PREDICTABLE: [string, Json][] = [
     'contained resources (dom-2, dom-4, dom-5 evaluated)',
     { resourceType: 'Patient', contained: [{ resourceType: 'Organization', id: 'o', name: 'Acme' }], managingOrganization: { reference: '#o' } },
   ],
+  ['a narrative (txt-1, txt-2 on a primitive)', { resourceType: 'Patient', text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">x</div>' } }],
   ['an Observation with its own invariants (obs-6, obs-7)', { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueQuantity: { value: 1.5, unit: 'mg' } }],
   [
     'recursive backbone elements',
@@ -90,6 +91,10 @@ describe('what the walker leaves to Medplum', () => {
     ['an unknown property', { resourceType: 'Patient', nmae: 'x' }],
     ['a null', { resourceType: 'Patient', active: null }],
     ['a null array item without extensions', { resourceType: 'Patient', name: [{ given: ['A', null] }] }],
+    [
+      'a primitive with invariants and a `_name` partner (Narrative.div, txt-1 and txt-2)',
+      { resourceType: 'Patient', text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">x</div>', _div: { id: 'd' } } },
+    ],
     ['a primitive extension alone', { resourceType: 'Patient', _birthDate: { extension: [{ url: 'http://x', valueString: 'a' }] } }],
     ['a missing required element', { resourceType: 'Observation', code: { text: 'x' } }],
     ['a bad format', { resourceType: 'Patient', birthDate: '2000-1-1' }],
