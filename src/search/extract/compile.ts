@@ -171,15 +171,17 @@ function compileAtom(atom: Atom): Step | undefined {
   return undefined;
 }
 
+const isBoxed = (value: unknown): value is String | Number | Boolean => value instanceof String || value instanceof Number || value instanceof Boolean;
+
 /** As `evalFhirPathTyped` returns values: a primitive read with its extensions (a String or Number object) as the primitive. */
-function unwrapped(typed: TypedValue): TypedValue {
-  const value = typed.value;
-  return value instanceof String || value instanceof Number || value instanceof Boolean ? { type: typed.type, value: value.valueOf() } : typed;
+function unwrapped(values: TypedValue[]): TypedValue[] {
+  if (!values.some((typed) => isBoxed(typed.value))) return values;
+  return values.map((typed) => (isBoxed(typed.value) ? { type: typed.type, value: typed.value.valueOf() } : typed));
 }
 
 /** The expression compiled, or undefined when it uses something only core evaluates. */
 export function compileExpression(expression: FhirPathAtom): CompiledExpression | undefined {
   // The expression's own FhirPathAtom, on its one input, is its child on that input.
   const step = compileAtom(expression.child);
-  return step && ((input, scope) => step([input], scope).map(unwrapped));
+  return step && ((input, scope) => unwrapped(step([input], scope)));
 }

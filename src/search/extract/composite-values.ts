@@ -2,11 +2,11 @@ import type { TypedValue } from '@medplum/core';
 import type { ComponentParam } from '../registry.js';
 import { foldText } from '../fold.js';
 import { dateValues } from './date-values.js';
-import { numberValues, quantityValues } from './quantity-values.js';
+import type { Conversions } from './conversions.js';
+import { numberValues } from './quantity-values.js';
 import { referenceValues } from './reference-values.js';
 import type { CompositeRow } from './rows.js';
 import { stringValues } from './string-values.js';
-import { tokenValues } from './token-values.js';
 
 type Slot = Partial<Omit<CompositeRow, 'param'>>;
 
@@ -32,19 +32,21 @@ function compositeRow(param: string, first: Slot, second: Slot, third: Slot): Co
 }
 
 /** The first component: a token, or a reference stored as `Type/id` in its code. */
-function firstSlots(component: ComponentParam, values: TypedValue[], baseUrl: string): Slot[] {
+function firstSlots(component: ComponentParam, values: TypedValue[], { baseUrl, conversions }: CompositeContext): Slot[] {
   if (component.type === 'reference') {
     return values.flatMap((v) => referenceValues(v, baseUrl)).filter((r) => r.targetType).map((r) => ({ c1Code: `${r.targetType}/${r.targetId}` }));
   }
-  return values.flatMap((v) => tokenValues(v)).filter((t) => t.code).map((t) => ({ c1System: t.system, c1Code: t.code }));
+  const slots: Slot[] = [];
+  for (const value of values) for (const token of conversions.tokens(value)) if (token.code) slots.push({ c1System: token.system, c1Code: token.code });
+  return slots;
 }
 
-function secondSlots(component: ComponentParam, values: TypedValue[]): Slot[] {
+function secondSlots(component: ComponentParam, values: TypedValue[], { conversions }: CompositeContext): Slot[] {
   switch (component.type) {
     case 'token':
-      return values.flatMap((v) => tokenValues(v)).map((t) => ({ c2System: t.system, c2Code: t.code, c2Text: t.text }));
+      return values.flatMap((v) => conversions.tokens(v)).map((t) => ({ c2System: t.system, c2Code: t.code, c2Text: t.text }));
     case 'quantity':
-      return values.flatMap(quantityValues).map((q) => ({
+      return values.flatMap((v) => conversions.quantities(v)).map((q) => ({
         c2System: q.system, c2Code: q.code, c2Low: q.low, c2High: q.high,
         c2CanonicalCode: q.canonicalCode, c2CanonicalLow: q.canonicalLow, c2CanonicalHigh: q.canonicalHigh,
       }));
@@ -63,8 +65,13 @@ function thirdSlots(component: ComponentParam, values: TypedValue[]): Slot[] {
   return component.type === 'number' ? values.flatMap(numberValues).map((n) => ({ c3Low: n.low, c3High: n.high })) : [];
 }
 
-/** A component's values on one composite element. */
-export type ComponentValues = (component: ComponentParam, element: TypedValue) => TypedValue[];
+/** What a composite's rows are made with, besides the element. */
+export interface CompositeContext {
+  baseUrl: string;
+  conversions: Conversions;
+  /** A component's values on one composite element. */
+  componentValues: (component: ComponentParam, element: TypedValue) => TypedValue[];
+}
 
 /** A composite with no second or third component has one, empty, value there. */
 const NONE: Slot[] = [{}];
@@ -75,10 +82,10 @@ const NONE: Slot[] = [{}];
  * same element. A component's expression is relative to the element, and may use `%resource` (the
  * whole resource, e.g. MolecularSequence's `%resource.referenceSeq.chromosome`).
  */
-export function compositeRows(param: string, element: TypedValue, components: ComponentParam[], baseUrl: string, componentValues: ComponentValues): CompositeRow[] {
-  const valuesOf = (component: ComponentParam) => componentValues(component, element);
-  const firsts = firstSlots(components[0], valuesOf(components[0]), baseUrl);
-  const seconds = components[1] ? secondSlots(components[1], valuesOf(components[1])) : NONE;
+export function compositeRows(param: string, element: TypedValue, components: ComponentParam[], context: CompositeContext): CompositeRow[] {
+  const valuesOf = (component: ComponentParam) => context.componentValues(component, element);
+  const firsts = firstSlots(components[0], valuesOf(components[0]), context);
+  const seconds = components[1] ? secondSlots(components[1], valuesOf(components[1]), context) : NONE;
   const thirds = components[2] ? thirdSlots(components[2], valuesOf(components[2])) : NONE;
   const rows: CompositeRow[] = [];
   for (const first of firsts) for (const second of seconds) for (const third of thirds) rows.push(compositeRow(param, first, second, third));

@@ -3,15 +3,15 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { ParamType, SearchParam, SearchParameterRegistry } from '../registry.js';
 import { foldText } from '../fold.js';
 import type { CompiledExpression, Scope } from './compile.js';
-import { compositeRows, type ComponentValues } from './composite-values.js';
+import { compositeRows, type CompositeContext } from './composite-values.js';
+import { Conversions } from './conversions.js';
 import { dateValues } from './date-values.js';
-import { numberValues, quantityValues } from './quantity-values.js';
+import { numberValues } from './quantity-values.js';
 import { localValue } from './property.js';
 import { referenceValues } from './reference-values.js';
-import { emptyRows, type IndexRows } from './rows.js';
+import { dateRow, emptyRows, numberRow, quantityRow, referenceRow, tokenRow, type IndexRows } from './rows.js';
 import { stringValues } from './string-values.js';
 import { textValues } from './text-values.js';
-import { tokenValues } from './token-values.js';
 
 export type { IndexRows } from './rows.js';
 export { parseReference } from './reference-values.js';
@@ -19,38 +19,8 @@ export { parseReference } from './reference-values.js';
 /** The index tables one parameter's rows go to (the text table is the resource's, not a parameter's). */
 const TABLES = ['string', 'token', 'date', 'number', 'quantity', 'reference', 'uri', 'composite'] as const;
 
-function addValues(rows: IndexRows, param: SearchParam, values: TypedValue[], baseUrl: string, evaluator: ResourceEvaluator): void {
-  const { code } = param;
-  switch (param.type) {
-    case 'string':
-      for (const text of values.flatMap(stringValues)) rows.string.push({ param: code, value: foldText(text), exact: text });
-      break;
-    case 'token':
-      for (const token of values.flatMap((v) => tokenValues(v, param.implicitSystem))) rows.token.push({ param: code, ...token });
-      break;
-    case 'date':
-      for (const range of values.flatMap(dateValues)) rows.date.push({ param: code, ...range });
-      break;
-    case 'number':
-      for (const number of values.flatMap(numberValues)) rows.number.push({ param: code, ...number });
-      break;
-    case 'quantity':
-      for (const quantity of values.flatMap(quantityValues)) rows.quantity.push({ param: code, ...quantity });
-      break;
-    case 'reference':
-      for (const reference of values.flatMap((v) => referenceValues(v, baseUrl))) rows.reference.push({ param: code, ...reference });
-      break;
-    case 'uri':
-      for (const v of values) if (typeof v.value === 'string') rows.uri.push({ param: code, uri: v.value });
-      break;
-    case 'composite':
-      if (!param.components?.length) break;
-      for (const element of values) rows.composite.push(...compositeRows(code, element, param.components, baseUrl, evaluator.componentValues(param)));
-      break;
-    default:
-      break;
-  }
-}
+/** The index table each parameter type's rows go to. */
+const TABLE_OF: Partial<Record<ParamType, (typeof TABLES)[number]>> = Object.fromEntries(TABLES.map((table) => [table, table]));
 
 /**
  * The resource with its references on our own base made relative (`http://fhir.test/fhir/Patient/1`
@@ -77,24 +47,39 @@ function withLocalReferences(value: unknown, prefix: string): unknown {
 export type Evaluation = 'compiled' | 'core';
 
 /**
- * Evaluates parameter expressions on one resource: compiled ones on the resource itself, the others
+ * One resource being indexed: compiled expressions are evaluated on the resource itself, the others
  * by core on a copy with local references, made on first use only.
  */
-class ResourceEvaluator {
+class ResourceExtraction {
+  readonly conversions = new Conversions();
   private readonly root: TypedValue;
   private readonly scope: Scope;
   /** Components may use `%resource`; a parameter's own expression may not (core has no such variable there). */
   private readonly componentScope: Scope;
+  private readonly compiledComposite: CompositeContext;
+  private readonly coreComposite: CompositeContext;
   private coreRoot?: TypedValue;
 
   constructor(
     private readonly resource: Resource,
-    ownBase: string,
+    readonly baseUrl: string,
     private readonly evaluation: Evaluation,
   ) {
+    const ownBase = `${baseUrl}/`;
     this.root = toTypedValue(localValue(resource, ownBase));
     this.scope = { ownBase };
     this.componentScope = { ownBase, resource: this.root };
+    this.compiledComposite = {
+      baseUrl,
+      conversions: this.conversions,
+      // The registry compiles a composite only when all its components compile.
+      componentValues: (component, element) => component.compiled?.(element, this.componentScope) ?? [],
+    };
+    this.coreComposite = {
+      baseUrl,
+      conversions: this.conversions,
+      componentValues: (component, element) => evalFhirPathTyped(component.expression, [element], { '%resource': this.core() }),
+    };
   }
 
   private core(): TypedValue {
@@ -111,20 +96,45 @@ class ResourceEvaluator {
     return compiled ? compiled(this.root, this.scope) : evalFhirPathTyped(expression, [this.core()]);
   }
 
-  /** The values of a composite's components on one of its elements; evaluated the way the composite was. */
-  componentValues(param: SearchParam): ComponentValues {
-    return this.compiledOf(param) ? this.compiledComponentValues : this.coreComponentValues;
+  /** What a composite's rows are made with: its components are evaluated the way the composite was. */
+  compositeContext(param: SearchParam): CompositeContext {
+    return this.compiledOf(param) ? this.compiledComposite : this.coreComposite;
   }
-
-  // The registry compiles a composite only when all its components compile.
-  private readonly compiledComponentValues: ComponentValues = (component, element) => component.compiled?.(element, this.componentScope) ?? [];
-
-  private readonly coreComponentValues: ComponentValues = (component, element) =>
-    evalFhirPathTyped(component.expression, [element], { '%resource': this.core() });
 }
 
-/** The index table each parameter type's rows go to. */
-const TABLE_OF: Partial<Record<ParamType, (typeof TABLES)[number]>> = Object.fromEntries(TABLES.map((table) => [table, table]));
+function addValues(rows: IndexRows, param: SearchParam, values: TypedValue[], extraction: ResourceExtraction): void {
+  const { code } = param;
+  const { conversions, baseUrl } = extraction;
+  switch (param.type) {
+    case 'string':
+      for (const value of values) for (const text of stringValues(value)) rows.string.push({ param: code, value: foldText(text), exact: text });
+      break;
+    case 'token':
+      for (const value of values) for (const token of conversions.tokens(value, param.implicitSystem)) rows.token.push(tokenRow(code, token));
+      break;
+    case 'date':
+      for (const value of values) for (const range of dateValues(value)) rows.date.push(dateRow(code, range));
+      break;
+    case 'number':
+      for (const value of values) for (const number of numberValues(value)) rows.number.push(numberRow(code, number));
+      break;
+    case 'quantity':
+      for (const value of values) for (const quantity of conversions.quantities(value)) rows.quantity.push(quantityRow(code, quantity));
+      break;
+    case 'reference':
+      for (const value of values) for (const reference of referenceValues(value, baseUrl)) rows.reference.push(referenceRow(code, reference));
+      break;
+    case 'uri':
+      for (const v of values) if (typeof v.value === 'string') rows.uri.push({ param: code, uri: v.value });
+      break;
+    case 'composite':
+      if (!param.components?.length) break;
+      for (const element of values) rows.composite.push(...compositeRows(code, element, param.components, extraction.compositeContext(param)));
+      break;
+    default:
+      break;
+  }
+}
 
 /**
  * Every index row of a resource: each search parameter of its type evaluated by its FHIRPath
@@ -133,14 +143,14 @@ const TABLE_OF: Partial<Record<ParamType, (typeof TABLES)[number]>> = Object.fro
  */
 export function extractIndexRows(resource: Resource, registry: SearchParameterRegistry, baseUrl: string, evaluation: Evaluation = 'compiled'): IndexRows {
   const rows = emptyRows();
-  const evaluator = new ResourceEvaluator(resource, `${baseUrl}/`, evaluation);
+  const extraction = new ResourceExtraction(resource, baseUrl, evaluation);
   for (const param of registry.forType(resource.resourceType).values()) {
     if (!param.expression || param.column) continue;
     const table = TABLE_OF[param.type];
     const kept = table ? rows[table].length : 0;
     try {
-      const values = evaluator.values(param, param.expression);
-      if (values.length > 0) addValues(rows, param, values, baseUrl, evaluator);
+      const values = extraction.values(param, param.expression);
+      if (values.length > 0) addValues(rows, param, values, extraction);
     } catch {
       // Only this parameter's rows go: a composite's components are evaluated while its rows are added.
       if (table) rows[table].length = kept;

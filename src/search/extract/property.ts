@@ -63,21 +63,25 @@ function candidatesOf(element: InternalSchemaElement): Candidate[] {
   });
 }
 
+/** Pushes an element's JSON value: each item of an array, typed. */
+function pushValue(into: TypedValue[], value: unknown, type: string, ownBase: string): void {
+  if (Array.isArray(value)) {
+    for (const item of value) if (item !== undefined) into.push(typedValue(item, type, ownBase));
+  } else into.push(typedValue(value, type, ownBase));
+}
+
 function schemaReader(name: string, element: InternalSchemaElement): Reader {
   const candidates = candidatesOf(element);
   return (typed, into, ownBase) => {
     const object = typed.value as Record<string, unknown>;
-    for (const { key, extensionKey, type } of candidates) {
+    for (let i = 0; i < candidates.length; i++) {
+      const { key, extensionKey, type } = candidates[i];
       const value = object[key];
       const extension = object[extensionKey];
       if (value === undefined && extension === undefined) continue;
       // A primitive with extensions (`_given`) is read by core itself, which merges the two into a String or Number object.
       if (extension) pushRead(into, getTypedPropertyValueWithSchema(typed, name, element), ownBase);
-      else if (!isEmpty(value)) {
-        if (Array.isArray(value)) {
-          for (const item of value) if (item !== undefined) into.push(typedValue(item, type, ownBase));
-        } else into.push(typedValue(value, type, ownBase));
-      }
+      else if (!isEmpty(value)) pushValue(into, value, type, ownBase);
       return;
     }
   };
@@ -112,6 +116,8 @@ export function propertyStep(name: string): (input: TypedValue[], ownBase: strin
     return reader;
   };
   return (input, ownBase) => {
+    // The first step of nearly every expression names the resource's own type.
+    if (input.length === 1 && (input[0].value as { resourceType?: unknown } | undefined)?.resourceType === name) return input;
     const into: TypedValue[] = [];
     for (const typed of input) {
       const value = typed.value as { resourceType?: unknown } | undefined;

@@ -63,6 +63,23 @@ export interface IndexRows {
   text?: TextRow;
 }
 
+/*
+ * A parameter's row from a value: written out rather than `{ param, ...value }`, which is several
+ * times slower, and a resource has dozens of rows.
+ */
+export const tokenRow = (param: string, t: Omit<TokenRow, 'param'>): TokenRow => ({
+  param, system: t.system, code: t.code, text: t.text, typeSystem: t.typeSystem, typeCode: t.typeCode,
+});
+export const dateRow = (param: string, d: Omit<DateRow, 'param'>): DateRow => ({ param, low: d.low, high: d.high });
+export const numberRow = (param: string, n: Omit<NumberRow, 'param'>): NumberRow => ({ param, value: n.value, low: n.low, high: n.high });
+export const quantityRow = (param: string, q: Omit<QuantityRow, 'param'>): QuantityRow => ({
+  param, system: q.system, code: q.code, unit: q.unit, value: q.value, low: q.low, high: q.high,
+  canonicalCode: q.canonicalCode, canonicalLow: q.canonicalLow, canonicalHigh: q.canonicalHigh,
+});
+export const referenceRow = (param: string, r: Omit<ReferenceRow, 'param'>): ReferenceRow => ({
+  param, targetType: r.targetType, targetId: r.targetId, url: r.url, identifierSystem: r.identifierSystem, identifierValue: r.identifierValue,
+});
+
 export function emptyRows(): IndexRows {
   return { string: [], token: [], date: [], number: [], quantity: [], reference: [], uri: [], composite: [] };
 }
