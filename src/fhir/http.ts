@@ -124,7 +124,7 @@ function auditedInteraction(fhir: FhirRequest, request: FastifyRequest, status: 
     interaction: fhir.interaction ?? 'unknown',
     requester: { access: request.access ?? undefined, address: request.ip },
     status,
-    reference,
+    references: reference ? [reference] : undefined,
     query,
   });
 }

@@ -37,6 +37,7 @@ export class BatchedTransaction implements Queryable {
   private readonly pending = new Map<string, PendingRows>();
   private readonly deletes: { sql: string; values: unknown[] }[] = [];
   private pendingValues = 0;
+  private readonly commitSteps: (() => Promise<void>)[] = [];
 
   constructor(private readonly client: pg.PoolClient) {}
 
@@ -66,6 +67,20 @@ export class BatchedTransaction implements Queryable {
   deleteLater(sql: string, values: unknown[]): void {
     this.deletes.push({ sql, values });
     this.pendingValues += values.length;
+  }
+
+  /**
+   * Work for the end of the transaction, after everything else in it and before the commit (the
+   * audit record of its changes); it may write in the transaction too. Lost with a rollback.
+   */
+  beforeCommit(step: () => Promise<void>): void {
+    this.commitSteps.push(step);
+  }
+
+  /** Runs the steps given to `beforeCommit`, in order, then writes what is pending: the transaction may commit. */
+  async finish(): Promise<void> {
+    for (let step = this.commitSteps.shift(); step; step = this.commitSteps.shift()) await step();
+    await this.flush();
   }
 
   /** Writes what is pending when it has grown large (called by writers after they queue). */

@@ -48,7 +48,7 @@ export class Database {
         await client.query('BEGIN');
         const tx = new BatchedTransaction(client);
         const result = await work(tx);
-        await tx.flush();
+        await tx.finish();
         await client.query('COMMIT');
         return result;
       } catch (error) {

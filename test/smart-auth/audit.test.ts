@@ -47,6 +47,34 @@ describe('AuditEvents', () => {
     expect(events.length).toBeGreaterThanOrEqual(1);
   });
 
+  it('audits a transaction Bundle with one record per kind of change, naming every resource it changed', async () => {
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        { fullUrl: 'urn:uuid:1b7e4c1e-0000-4000-8000-000000000001', resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } },
+        { fullUrl: 'urn:uuid:1b7e4c1e-0000-4000-8000-000000000002', resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } },
+        { resource: { resourceType: 'Patient', id: 'audited-put' }, request: { method: 'PUT', url: 'Patient/audited-put' } },
+      ],
+    };
+    await fhirRequest(server.app, 'PUT', '/fhir/Patient/audited-put', { resourceType: 'Patient', id: 'audited-put' });
+    const response = await fhirRequest(server.app, 'POST', '/fhir', bundle, { authorization: `Bearer ${practitionerToken}` });
+    expect(response.status).toBe(200);
+    const [first, second] = response.body.entry.map((e: { response: { location: string } }) => e.response.location.replace(/^.*\/fhir\//, '').split('/_history')[0]);
+
+    const { rows } = await server.db.query(
+      `SELECT content FROM resource WHERE resource_type = 'AuditEvent' AND content @> $1::jsonb`,
+      [JSON.stringify({ entity: [{ what: { reference: first } }] })],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0].content).toMatchObject({ subtype: [{ code: 'create' }], action: 'C', agent: [{ who: { reference: 'Practitioner/doc' } }] });
+    expect(rows[0].content.entity.map((e: { what: { reference: string } }) => e.what.reference).sort()).toEqual([first, second].sort());
+
+    const updates = await auditEvents(server, 'entity=Patient/audited-put&subtype=update&agent=Practitioner/doc');
+    expect(updates).toHaveLength(1);
+    expect(updates[0].entity).toEqual([{ what: { reference: 'Patient/audited-put' } }]);
+  });
+
   it('audits reads and searches (after the response), and admins can search the records', async () => {
     const patient = await fhirRequest(server.app, 'POST', '/fhir/Patient', { resourceType: 'Patient' });
     await fhirRequest(server.app, 'GET', `/fhir/Patient/${patient.body.id}`, undefined, { authorization: `Bearer ${practitionerToken}` });
@@ -66,7 +94,7 @@ describe('AuditEvents', () => {
 
 describe('the AuditEvents the server builds', () => {
   it('are valid R4 AuditEvents (they are stored without being validated again)', () => {
-    const interaction = interactionEvent({ interaction: 'read', requester: { clientId: 'app', address: '127.0.0.1' }, status: 200, reference: 'Patient/1' });
+    const interaction = interactionEvent({ interaction: 'read', requester: { clientId: 'app', address: '127.0.0.1' }, status: 200, references: ['Patient/1'] });
     const search = interactionEvent({ interaction: 'search-type', requester: {}, status: 400, query: 'name=x' });
     const login = authenticationEvent({ action: 'failed-login', requester: { clientId: 'app', username: 'someone', address: '::1' }, status: 401 });
     for (const event of [interaction, search, login]) {

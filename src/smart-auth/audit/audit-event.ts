@@ -82,8 +82,8 @@ export function interactionEvent(input: {
   interaction: string;
   requester: Requester;
   status: number;
-  /** `Type/id` of the resource acted on, when there is one. */
-  reference?: string;
+  /** `Type/id` of each resource acted on (several when one transaction changed several). */
+  references?: string[];
   /** The query of a search, as sent. */
   query?: string;
   description?: string;
@@ -91,10 +91,9 @@ export function interactionEvent(input: {
   const event = baseEvent(REST, input.requester, input.status, input.description);
   event.subtype = [{ system: INTERACTION_SYSTEM, code: input.interaction }];
   event.action = ACTIONS[input.interaction] ?? 'E';
-  const entity: AuditEventEntity = {};
-  if (input.reference) entity.what = { reference: input.reference };
-  if (input.query) entity.query = Buffer.from(input.query).toString('base64');
-  if (entity.what || entity.query) event.entity = [entity];
+  const entities: AuditEventEntity[] = (input.references ?? []).map((reference) => ({ what: { reference } }));
+  if (input.query) entities.push({ query: Buffer.from(input.query).toString('base64') });
+  if (entities.length > 0) event.entity = entities;
   return event;
 }
 

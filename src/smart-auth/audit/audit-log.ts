@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
-import type { BatchedTransaction, Store, WriteHook } from '../../store/index.js';
+import type { BatchedTransaction, Change, Store, WriteHook } from '../../store/index.js';
 import { interactionEvent } from './audit-event.js';
 
 /** Queued events start a write at once when this many are waiting; fewer wait up to FLUSH_MS for company. */
@@ -31,19 +31,47 @@ export class AuditLog {
     return this.store.write({ operation: 'create', resourceType: 'AuditEvent', id: randomUUID(), freshId: true, trusted: true, next: () => event }, tx);
   }
 
-  /** Audits each change made on a requester's behalf, in the change's transaction. */
+  /**
+   * Audits the changes made on a requester's behalf in the changes' own transaction, as it ends:
+   * one AuditEvent per kind of change (create, update, patch, delete) and requester, naming every
+   * resource changed, so a transaction Bundle of 200 creates is one record, not 200.
+   */
   writeHook(): WriteHook {
     return {
       name: 'audit',
       afterWrite: async (tx, change) => {
         if (change.resourceType === 'AuditEvent' || !change.access) return;
-        const status = change.operation === 'create' ? 201 : 200;
-        await this.write(
-          interactionEvent({ interaction: change.operation, requester: { access: change.access }, status, reference: `${change.resourceType}/${change.id}` }),
-          tx,
-        );
+        this.changesOf(tx).push(change);
       },
     };
+  }
+
+  private readonly changesByTransaction = new WeakMap<BatchedTransaction, Change[]>();
+
+  private changesOf(tx: BatchedTransaction): Change[] {
+    let changes = this.changesByTransaction.get(tx);
+    if (!changes) {
+      const collected: Change[] = (changes = []);
+      this.changesByTransaction.set(tx, collected);
+      tx.beforeCommit(() => this.auditChanges(tx, collected));
+    }
+    return changes;
+  }
+
+  private async auditChanges(tx: BatchedTransaction, changes: Change[]): Promise<void> {
+    const groups = new Map<string, { change: Change; references: string[] }>();
+    const requesterNumbers = new Map<unknown, number>();
+    for (const change of changes) {
+      if (!requesterNumbers.has(change.access)) requesterNumbers.set(change.access, requesterNumbers.size);
+      const key = `${change.operation} ${requesterNumbers.get(change.access)}`;
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { change, references: [] }));
+      group.references.push(`${change.resourceType}/${change.id}`);
+    }
+    for (const { change, references } of groups.values()) {
+      const status = change.operation === 'create' ? 201 : 200;
+      await this.write(interactionEvent({ interaction: change.operation, requester: { access: change.access }, status, references }), tx);
+    }
   }
 
   /** Records an event soon, in the background. */
