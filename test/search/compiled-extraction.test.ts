@@ -118,6 +118,7 @@ describe('compiled expressions on tricky expressions and data', () => {
     { base: 'Patient', code: 'x-deceased', type: 'token', expression: 'Patient.deceased.exists() and Patient.deceased != false' },
     { base: 'Patient', code: 'x-contact', type: 'string', expression: 'Patient.contact.name | Patient.contact.address' },
     { base: 'Patient', code: 'x-extension', type: 'token', expression: "Patient.extension.where(url = 'http://example.org/race').value" },
+    { base: 'Bundle', code: 'x-first-entry-status', type: 'token', expression: 'Bundle.entry[0].resource.status' },
     // Not compiled (select()): evaluated by core, on the copy with local references.
     { base: 'Patient', code: 'x-select', type: 'reference', expression: 'Patient.generalPractitioner.select($this).where(resolve() is Practitioner)' },
   ];
@@ -154,8 +155,30 @@ describe('compiled expressions on tricky expressions and data', () => {
     ],
   } as Resource;
 
+  // Composites whose components read `%resource`.
+  const sequence: Resource = {
+    resourceType: 'MolecularSequence',
+    id: 's1',
+    coordinateSystem: 0,
+    patient: { reference: `${BASE}/Patient/p1` },
+    referenceSeq: { chromosome: { coding: [{ system: 'http://hl7.org/fhir/chromosome-human', code: '1' }] }, referenceSeqId: { coding: [{ system: 'urn:seq', code: 'NC_000001.11' }] }, windowStart: 100, windowEnd: 200 },
+    variant: [{ start: 120, end: 121 }, { start: 150 }],
+  } as Resource;
+  // A document, whose `composition` parameter is `Bundle.entry[0].resource`.
+  const document: Resource = {
+    resourceType: 'Bundle',
+    id: 'b1',
+    type: 'document',
+    identifier: { system: 'urn:docs', value: 'd1' },
+    timestamp: '2024-05-01T10:00:00Z',
+    entry: [
+      { fullUrl: `${BASE}/Composition/c1`, resource: { resourceType: 'Composition', id: 'c1', status: 'final', type: { text: 'Note' }, date: '2024-05-01', author: [{ reference: 'Practitioner/x' }], title: 'Note' } },
+      { fullUrl: `${BASE}/MessageHeader/m1`, resource: { resourceType: 'MessageHeader', id: 'm1', eventCoding: { code: 'x' }, source: { endpoint: 'urn:x' } } },
+    ],
+  } as Resource;
+
   it('give the rows core gives', () => {
-    expect(mismatches([patient, observation], registry)).toEqual([]);
+    expect(mismatches([patient, observation, sequence, document], registry)).toEqual([]);
   });
 
   it('compile what they can, and leave the rest to core', () => {
@@ -174,9 +197,15 @@ describe('compiled expressions on tricky expressions and data', () => {
     expect(JSON.stringify(observation)).toBe(before);
   });
 
-  it('give the rows of the composites of an Observation with components', () => {
-    const rows = extractIndexRows(observation, registry, BASE);
-    const composite = rows.composite.filter((r) => r.param === 'component-code-value-quantity').map((r) => `${r.c1Code} ${r.c2Low}`);
-    expect(composite.sort()).toEqual(['8462-4 80', '8462-4 80', '8480-6 120']);
+  it('give the rows of composites, of an Observation with components and of %resource components', () => {
+    const composites = (resource: Resource, param: string) =>
+      extractIndexRows(resource, registry, BASE).composite.filter((r) => r.param === param).map((r) => `${r.c1Code} ${r.c2Low} ${r.c3Low}`).sort();
+    expect(composites(observation, 'component-code-value-quantity')).toEqual(['8462-4 80 null', '8462-4 80 null', '8480-6 120 null']);
+    expect(composites(sequence, 'chromosome-variant-coordinate')).toEqual(['1 120 121']);
+  });
+
+  it('read into a resource held by an element, typed by the resource it is', () => {
+    const rows = extractIndexRows(document, registry, BASE);
+    expect(rows.token.filter((r) => r.param === 'x-first-entry-status').map((r) => r.code)).toEqual(['final']);
   });
 });

@@ -123,9 +123,7 @@ function compileSymbol(name: string): Step | undefined {
       return [scope.resource];
     };
   }
-  if (name.startsWith('%')) return undefined;
-  const step = propertyStep(name);
-  return (input, scope) => step(input, scope.ownBase);
+  return name.startsWith('%') ? undefined : propertyStep(name);
 }
 
 function compileFunction(atom: FunctionAtom): Step | undefined {

@@ -8,6 +8,7 @@ import {
   type InternalSchemaElement,
   type TypedValue,
 } from '@medplum/core';
+import type { Scope } from './compile.js';
 
 /**
  * One FHIRPath navigation step (`code` in `Observation.code`), read exactly as @medplum/core's
@@ -99,7 +100,7 @@ function readerFor(type: string, name: string): Reader {
  * itself (`Observation` in `Observation.code`), anything else is read by the definition of its
  * type. Readers are made on first use per input type, when the definitions are loaded.
  */
-export function propertyStep(name: string): (input: TypedValue[], ownBase: string) => TypedValue[] {
+export function propertyStep(name: string): (input: TypedValue[], scope: Scope) => TypedValue[] {
   const readers = new Map<string, Reader>();
   // A step nearly always reads values of one type: the last reader is tried before the map.
   let lastType: string | undefined;
@@ -115,7 +116,7 @@ export function propertyStep(name: string): (input: TypedValue[], ownBase: strin
     lastReader = reader;
     return reader;
   };
-  return (input, ownBase) => {
+  return (input, { ownBase }) => {
     // The first step of nearly every expression names the resource's own type.
     if (input.length === 1 && (input[0].value as { resourceType?: unknown } | undefined)?.resourceType === name) return input;
     const into: TypedValue[] = [];
