@@ -40,6 +40,46 @@ async function readCurrentForWrite(tx: Queryable, resourceType: string, id: stri
   return rows[0];
 }
 
+/** Per transaction: resources locked and read ahead (`lockForWrites`), each until its write takes it; null: none stored. */
+const lockedAhead = new WeakMap<Queryable, Map<string, CurrentRow | null>>();
+
+/**
+ * Takes the write lock of many resources and reads their current rows in two statements, for a
+ * transaction that will write them all (the entries of a transaction Bundle): their writes then
+ * need no round trip of their own. Locks are taken in sorted order, so two transactions locking
+ * overlapping sets cannot deadlock on them.
+ */
+export async function lockForWrites(tx: Queryable, targets: { resourceType: string; id: string }[]): Promise<void> {
+  const keys = [...new Set(targets.map((t) => `${t.resourceType}/${t.id}`))].sort();
+  if (keys.length === 0) return;
+  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n', [keys]);
+  const types = keys.map((key) => key.slice(0, key.indexOf('/')));
+  const ids = keys.map((key) => key.slice(key.indexOf('/') + 1));
+  const { rows } = await tx.query<CurrentRow & { resource_type: string; id: string }>(
+    `SELECT r.resource_type, r.id, r.version_id, r.deleted, r.content
+       FROM unnest($1::text[], $2::text[]) AS t(resource_type, id) JOIN resource r USING (resource_type, id)`,
+    [types, ids],
+  );
+  const known = lockedAhead.get(tx) ?? new Map<string, CurrentRow | null>();
+  for (const key of keys) known.set(key, null);
+  for (const { resource_type, id, ...row } of rows) known.set(`${resource_type}/${id}`, row);
+  lockedAhead.set(tx, known);
+}
+
+/** The resource's current row under its lock: read ahead by `lockForWrites`, else locked and read now. */
+async function lockAndReadCurrent(tx: Queryable, resourceType: string, id: string): Promise<CurrentRow | undefined> {
+  const key = `${resourceType}/${id}`;
+  const known = lockedAhead.get(tx);
+  const ahead = known?.get(key);
+  if (ahead !== undefined) {
+    // Once: after this write, the row read ahead is no longer the current one.
+    known?.delete(key);
+    return ahead ?? undefined;
+  }
+  await lockResource(tx, resourceType, id);
+  return readCurrentForWrite(tx, resourceType, id);
+}
+
 function checkIfMatch(command: WriteCommand, current: CurrentRow | undefined): void {
   if (command.ifMatch === undefined) return;
   const actual = current?.version_id ?? 0;
@@ -80,10 +120,7 @@ function storeVersion(tx: BatchedTransaction, change: Change, method: HistoryMet
 export async function writeResource(tx: BatchedTransaction, hooks: readonly WriteHook[], command: WriteCommand): Promise<WriteResult> {
   const { resourceType, id, operation } = command;
   let current: CurrentRow | undefined;
-  if (!command.freshId) {
-    await lockResource(tx, resourceType, id);
-    current = await readCurrentForWrite(tx, resourceType, id);
-  }
+  if (!command.freshId) current = await lockAndReadCurrent(tx, resourceType, id);
   checkIfMatch(command, current);
   const previous = current && !current.deleted ? (current.content ?? undefined) : undefined;
 

@@ -9,6 +9,8 @@ import { entryFailure, errorResponse, responseEntryJson } from '../transaction/e
 import { conditionalReferences, rewriteReferences } from '../transaction/references.js';
 import { existingResponse, writeResponse } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
+import type { BatchedTransaction } from '../../store/index.js';
+import { isValidId } from '../ids.js';
 import { createResource } from './create.js';
 
 type Dispatch = (request: FhirRequest, context: InteractionContext) => Promise<FhirResponse>;
@@ -122,6 +124,13 @@ async function planIdentity(
   }
 }
 
+/** The existing or named resources the PUT and PATCH entries change, once their identities are planned. */
+function changedResources(entries: ParsedEntry[]): { resourceType: string; id: string }[] {
+  return entries
+    .filter((e) => (e.request.method === 'PUT' || e.request.method === 'PATCH') && e.type && isResourceType(e.type) && e.id && isValidId(e.id))
+    .map((e) => ({ resourceType: e.type as string, id: e.id as string }));
+}
+
 /** Conditional references (`Patient?identifier=x|y`) must match exactly one resource, or the transaction fails. */
 async function resolveConditionalReferences(entries: ParsedEntry[], context: InteractionContext, ids: Map<string, string>): Promise<void> {
   for (const entry of entries) {
@@ -176,6 +185,7 @@ async function transaction(entries: ParsedEntry[], context: InteractionContext, 
   checkNoDuplicateTargets(entries);
   await resolveConditionalReferences(entries, context, ids);
   for (const entry of entries) entry.request.body = rewriteReferences(entry.request.body, ids);
+  await context.store.lockForWrites(context.tx as BatchedTransaction, changedResources(entries));
   await runEntries(ordered.filter((e) => e.request.method !== 'DELETE'), creates, context, dispatch, responses);
   return { status: 200, json: bundleJson({ type: 'transaction-response' }, responses) };
 }
