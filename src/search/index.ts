@@ -6,4 +6,5 @@ export type { ReindexJob } from './reindex.js';
 export { parseCount, splitValues } from './parse.js';
 export type { ParamType, SearchParam, SearchParameterRegistry } from './registry.js';
 export { isResultParameter } from './request.js';
+export { isFullTextIndexed } from './extract/text-values.js';
 export { SUPPORTED_MODIFIERS } from './modifiers.js';

@@ -142,6 +142,23 @@ describe('_text and _content', () => {
   it('modifiers are refused', async () => {
     await expectSearchError(server, '/fhir/Patient?_text:exact=liver', 'exact');
   });
+
+  it('are not offered on AuditEvent, whose text is not indexed: unknown there, and absent from the CapabilityStatement', async () => {
+    await expectSearchError(server, '/fhir/AuditEvent?_content=read', '_content', 400, { prefer: 'handling=strict' });
+    const lenient = await fhirRequest(server.app, 'GET', '/fhir/AuditEvent?_text=read');
+    expect(lenient.status).toBe(200);
+    const warning = lenient.body.entry.find((e: { search?: { mode: string } }) => e.search?.mode === 'outcome');
+    expect(outcomeText(warning.resource)).toContain('_text');
+    const { rows } = await server.db.query(`SELECT count(*)::int AS n FROM search_text WHERE resource_type = 'AuditEvent'`);
+    expect(rows[0].n).toBe(0);
+
+    const capabilities = await fhirRequest(server.app, 'GET', '/fhir/metadata');
+    const params = (type: string) =>
+      capabilities.body.rest[0].resource.find((r: { type: string }) => r.type === type).searchParam.map((p: { name: string }) => p.name);
+    expect(params('AuditEvent')).not.toContain('_content');
+    expect(params('AuditEvent')).not.toContain('_text');
+    expect(params('Patient')).toEqual(expect.arrayContaining(['_content', '_text']));
+  });
 });
 
 describe('_list', () => {

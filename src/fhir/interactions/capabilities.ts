@@ -1,6 +1,6 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, ResourceType } from '@medplum/fhirtypes';
 import { resourceTypes } from '../../definitions/index.js';
-import { SUPPORTED_MODIFIERS, type SearchParameterRegistry } from '../../search/index.js';
+import { isFullTextIndexed, SUPPORTED_MODIFIERS, type SearchParameterRegistry } from '../../search/index.js';
 import { WEBSOCKET_EXTENSION, websocketUrl } from '../../subscriptions/index.js';
 import { ownDefinitionUrl } from '../operations/definitions.js';
 import { OPERATIONS, operationAppliesTo } from '../operations/index.js';
@@ -19,6 +19,7 @@ function operationsAt(baseUrl: string, level: 'system' | 'type' | 'instance', ty
 function searchParams(registry: SearchParameterRegistry, type: string): CapabilityStatementRestResource['searchParam'] {
   return [...registry.forType(type).values()]
     .filter((param) => param.type !== 'special')
+    .filter((param) => isFullTextIndexed(type) || (param.code !== '_text' && param.code !== '_content'))
     .sort((a, b) => a.code.localeCompare(b.code))
     .map((param) => {
       const modifiers = SUPPORTED_MODIFIERS[param.type].map((m) => `:${m}`).join(', ');

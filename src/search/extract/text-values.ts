@@ -22,8 +22,20 @@ function contentText(value: unknown, into: string[]): string[] {
   return into;
 }
 
+/**
+ * Types whose text is not indexed for `_text` and `_content`: the server writes an AuditEvent for
+ * every request, and its full-text index (a tsvector and two GIN entries) was the largest part of
+ * that record's cost, for a search nobody makes of audit records.
+ */
+const NOT_FULL_TEXT_INDEXED: ReadonlySet<string> = new Set(['AuditEvent']);
+
+export function isFullTextIndexed(type: string): boolean {
+  return !NOT_FULL_TEXT_INDEXED.has(type);
+}
+
 /** The full-text search content of a resource (`_text`, `_content`; PostgreSQL full-text search). */
 export function textValues(resource: Resource): TextRow | undefined {
+  if (!isFullTextIndexed(resource.resourceType)) return undefined;
   const narrative = narrativeText(resource);
   const content = contentText(resource, []).join(' ');
   return narrative || content ? { narrative, content } : undefined;

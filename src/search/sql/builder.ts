@@ -2,6 +2,7 @@ import { errors, FhirError } from '../../errors.js';
 import { isResourceType } from '../../definitions/index.js';
 import type { ParamType, SearchParam } from '../registry.js';
 import { accessCondition } from '../access.js';
+import { isFullTextIndexed } from '../extract/text-values.js';
 import type { BuildContext, CriterionBuilder } from './context.js';
 import { and, fragment, or, type SqlFragment, TRUE } from './fragment.js';
 import { compositeCriterion } from './params/composite.js';
@@ -123,6 +124,7 @@ export async function criterionCondition(context: BuildContext, types: string[],
   // "Empty parameters are not an error - they are just ignored" (search.html#errors), special ones too.
   if (values.length === 0 || values.every((v) => v === '')) return fragment('TRUE');
   const special = SPECIAL[name];
+  if ((name === '_text' || name === '_content') && types.some((type) => !isFullTextIndexed(type))) throw new UnknownParameterError(key, types);
   if (special) {
     const param = { code: name, type: 'special', url: '', targets: [] } as SearchParam;
     return special(context, { name: key, param, modifier, values }, alias);
