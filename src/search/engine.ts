@@ -135,14 +135,19 @@ export class SearchEngine {
     const asOf = cursor?.asOf ?? new Date().toISOString();
     const pageWhere = cursor ? and([where, fragment(`${ALIAS}.last_updated <= $?::timestamptz`, asOf)]) : where;
 
-    // The total is counted once, for the first page, and carried by the cursor: later pages of the
-    // same snapshot have the same total, and counting again would cost as much as the result is large.
-    const total = cursor ? cursor.total : parsed.total === 'none' ? undefined : await this.count(db, where, parsed.total);
-    if (parsed.summaryCount || parsed.count === 0) return { matches: [], included: [], total, warnings: parsed.warnings, countOnly: true };
+    if (parsed.summaryCount || parsed.count === 0) {
+      const counted = parsed.total === 'none' ? undefined : await this.count(db, where, parsed.total);
+      return { matches: [], included: [], total: counted, warnings: parsed.warnings, countOnly: true };
+    }
 
     const rows = await this.page(db, pageWhere, sort, parsed.count, cursor);
     const hasMore = rows.length > parsed.count;
     const page = rows.slice(0, parsed.count);
+    // The total is counted once, for the first page, and carried by the cursor: later pages of the
+    // same snapshot have the same total, and counting again would cost as much as the result is large.
+    // A first page that holds every match is its own count.
+    let total = cursor?.total;
+    if (!cursor && parsed.total !== 'none') total = hasMore ? await this.count(db, where, parsed.total) : page.length;
     if (cursor?.direction === 'previous') page.reverse();
     const matches = page.map((row) => row.version);
     const found = await includedResources(db, this.registry, matches, parsed.include, parsed.revinclude);
