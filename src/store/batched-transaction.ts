@@ -38,8 +38,16 @@ export class BatchedTransaction implements Queryable {
   private readonly deletes: { sql: string; values: unknown[] }[] = [];
   private pendingValues = 0;
   private readonly commitSteps: (() => Promise<void>)[] = [];
+  /** BEGIN is sent with the first statement that needs a transaction around it (see `commit`). */
+  private begun = false;
 
   constructor(private readonly client: pg.PoolClient) {}
+
+  private async begin(): Promise<void> {
+    if (this.begun) return;
+    this.begun = true;
+    await this.client.query('BEGIN');
+  }
 
   /**
    * Queues one row for `table`; rows of one table and column list go out as one multi-row insert.
@@ -77,10 +85,22 @@ export class BatchedTransaction implements Queryable {
     this.commitSteps.push(step);
   }
 
-  /** Runs the steps given to `beforeCommit`, in order, then writes what is pending: the transaction may commit. */
-  async finish(): Promise<void> {
+  /**
+   * Runs the steps given to `beforeCommit`, in order, writes what is pending and commits. A
+   * transaction whose only statement is its batch of writes (a create, an audit batch) sends that
+   * statement alone, without BEGIN and COMMIT: one statement is atomic by itself, and on this
+   * path every round trip to the database counts.
+   */
+  async commit(): Promise<void> {
     for (let step = this.commitSteps.shift(); step; step = this.commitSteps.shift()) await step();
-    await this.flush();
+    if (!this.begun) return this.send();
+    await this.send();
+    await this.client.query('COMMIT');
+  }
+
+  /** Undoes what was sent, if anything was. */
+  async rollback(): Promise<void> {
+    if (this.begun) await this.client.query('ROLLBACK');
   }
 
   /** Writes what is pending when it has grown large (called by writers after they queue). */
@@ -89,6 +109,13 @@ export class BatchedTransaction implements Queryable {
   }
 
   async flush(): Promise<void> {
+    if (this.pending.size === 0 && this.deletes.length === 0) return;
+    await this.begin();
+    await this.send();
+  }
+
+  /** Sends what is pending as one statement (in the transaction, once it has begun). */
+  private async send(): Promise<void> {
     if (this.pending.size === 0 && this.deletes.length === 0) return;
     const values: unknown[] = [];
     const renumber = (sql: string, own: unknown[]) => {
@@ -114,6 +141,7 @@ export class BatchedTransaction implements Queryable {
   }
 
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    await this.begin();
     await this.flush();
     return this.client.query<R>(text, values);
   }

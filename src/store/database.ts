@@ -44,15 +44,13 @@ export class Database {
   async transaction<T>(work: (tx: BatchedTransaction) => Promise<T>, attempts = 5): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
+      const tx = new BatchedTransaction(client);
       try {
-        await client.query('BEGIN');
-        const tx = new BatchedTransaction(client);
         const result = await work(tx);
-        await tx.finish();
-        await client.query('COMMIT');
+        await tx.commit();
         return result;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await tx.rollback().catch(() => undefined);
         const retryable = isPgError(error, PG_ERRORS.serializationFailure) || isPgError(error, PG_ERRORS.deadlockDetected);
         if (!retryable || attempt >= attempts) throw error;
       } finally {
