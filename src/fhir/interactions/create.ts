@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
-import type { WriteResult } from '../../store/index.js';
+import { newResourceId, type WriteResult } from '../../store/index.js';
 import { findSingleMatch } from '../conditional.js';
 import { requireResourceBody } from '../request-body.js';
 import { existingResponse, writeResponse } from '../response.js';
@@ -8,7 +7,7 @@ import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js'
 import { write } from '../write.js';
 
 /** Stores a new resource under a server-assigned id; any id in the body is ignored (http.html#create). */
-export function createResource(context: InteractionContext, body: Resource, id: string = randomUUID()): Promise<WriteResult> {
+export function createResource(context: InteractionContext, body: Resource, id: string = newResourceId()): Promise<WriteResult> {
   return write(context, { operation: 'create', resourceType: body.resourceType, id, freshId: true, next: () => ({ ...body, id }) });
 }
 

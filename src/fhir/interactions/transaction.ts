@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Resource } from '@medplum/fhirtypes';
 import { errors } from '../../errors.js';
 import { isResourceType } from '../../definitions/index.js';
@@ -9,7 +8,7 @@ import { entryFailure, errorResponse, responseEntryJson } from '../transaction/e
 import { conditionalReferences, rewriteReferences } from '../transaction/references.js';
 import { existingResponse, writeResponse } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
-import type { BatchedTransaction } from '../../store/index.js';
+import { newResourceId, type BatchedTransaction } from '../../store/index.js';
 import { isValidId } from '../ids.js';
 import { createResource } from './create.js';
 
@@ -106,7 +105,7 @@ async function planIdentity(
     const existing = ifNoneExist ? await findSingleMatch(context, type, ifNoneExist.replace(/^\?/, '')) : undefined;
     const plan: PlannedCreate = existing
       ? { kind: 'existing', response: existingResponse(request, context, existing) }
-      : { kind: 'create', id: randomUUID() };
+      : { kind: 'create', id: newResourceId() };
     creates.set(entry.index, plan);
     if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${existing?.id ?? (plan as { id: string }).id}`);
   } else if (request.method === 'PUT' && entry.criteria !== undefined) {
@@ -115,7 +114,7 @@ async function planIdentity(
     const match = await findSingleMatch(context, type, entry.criteria);
     const bodyId = (request.body as Resource | undefined)?.id;
     if (match && bodyId && bodyId !== match.id) throw errors.idMismatch(match.id, bodyId);
-    const id = match?.id ?? bodyId ?? randomUUID();
+    const id = match?.id ?? bodyId ?? newResourceId();
     entry.id = id;
     entry.request = { ...request, body: { ...(request.body as object), id } };
     if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${id}`);

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
-import type { BatchedTransaction, Change, Store, WriteHook } from '../../store/index.js';
+import { newResourceId, type BatchedTransaction, type Change, type Store, type WriteHook } from '../../store/index.js';
 import { interactionEvent } from './audit-event.js';
 
 /** Queued events start a write at once when this many are waiting; fewer wait up to FLUSH_MS for company. */
@@ -28,7 +27,7 @@ export class AuditLog {
   ) {}
 
   private write(event: AuditEvent, tx?: BatchedTransaction) {
-    return this.store.write({ operation: 'create', resourceType: 'AuditEvent', id: randomUUID(), freshId: true, trusted: true, next: () => event }, tx);
+    return this.store.write({ operation: 'create', resourceType: 'AuditEvent', id: newResourceId(), freshId: true, trusted: true, next: () => event }, tx);
   }
 
   /**

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { Appointment, Slot } from '@medplum/fhirtypes';
 import { errors } from '../../../errors.js';
 import { requirePermission, requireVisible } from '../../../fhir/access-checks.js';
@@ -6,7 +5,7 @@ import { bundleJson, entryJson } from '../../../fhir/bundle.js';
 import { versionedUrl } from '../../../fhir/response.js';
 import type { FhirResponse, InteractionContext } from '../../../fhir/types.js';
 import { write } from '../../../fhir/write.js';
-import type { Queryable, WriteResult } from '../../../store/index.js';
+import { newResourceId, type Queryable, type WriteResult } from '../../../store/index.js';
 import { localReference } from '../references.js';
 import { slotIds } from '../slots.js';
 import type { OperationInput } from './input.js';
@@ -54,7 +53,7 @@ export async function writeAppointment(
   change: (current: Appointment | undefined) => Appointment | Promise<Appointment>,
 ): Promise<WriteResult> {
   if (!id) {
-    const newId = randomUUID();
+    const newId = newResourceId();
     const content = await change(undefined);
     return write(context, { operation: 'create', resourceType: 'Appointment', id: newId, freshId: true, next: () => ({ ...content, id: newId }) });
   }
