@@ -65,7 +65,7 @@ export class Matcher {
       const outcome = await this.db.transaction(async (tx): Promise<MatchOutcome> => {
         const { rows } = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [MATCHER_LOCK]);
         if (!rows[0].locked) return 'busy';
-        const batch = await readFeed(tx, this.batchSize);
+        const batch = await readFeed(tx, this.batchSize, this.contentTypes());
         if (!this.lastCursor || !sameCursor(this.lastCursor, batch.stored)) await this.reload(tx);
         this.lastCursor = undefined;
         next = batch.next;
@@ -141,6 +141,11 @@ export class Matcher {
     }
   }
 
+  /** The types whose content the matcher reads: those subscriptions concern, and subscriptions and topics themselves. */
+  private contentTypes(): string[] {
+    return ['Subscription', 'Basic', ...this.typeIndex().keys()];
+  }
+
   private typeIndex(): Map<string, string[]> {
     if (this.byType) return this.byType;
     const index = new Map<string, string[]>();
@@ -167,7 +172,8 @@ export class Matcher {
     const needPrevious = row.method === 'DELETE' || candidates.some((c) => c.spec.flavour === 'topic');
     const previous = needPrevious && row.versionId > 1 ? await readVersionContent(tx, row.resourceType, row.id, row.versionId - 1) : undefined;
     const interaction: Interaction = row.method === 'DELETE' ? 'delete' : previous ? 'update' : 'create';
-    const current = row.resource;
+    // A row read before this batch's reload may lack content that a subscription now asks about.
+    const current = row.contentOmitted ? await readVersionContent(tx, row.resourceType, row.id, row.versionId) : row.resource;
 
     const checks: Record<Side, VersionCheck[]> = { current: [], previous: [] };
     const results: Record<Side, boolean[]> = { current: [], previous: [] };

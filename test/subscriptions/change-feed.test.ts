@@ -5,6 +5,9 @@ import { Database, type Queryable } from '../../src/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { eventually } from './support.js';
 
+/** The feed's readers ask for the content of the types they care about: here, the Patients written. */
+const PATIENT_CONTENT = ['Patient'];
+
 /**
  * The change feed as the subscriptions read it (src/subscriptions/feed.ts): a transaction that took
  * a lower seq and commits after a higher one is not skipped, a rolled-back one is never seen, and
@@ -46,7 +49,7 @@ describe('the change feed reader', () => {
   /** One matcher step: reads a batch and stores the position, as the matcher does. */
   async function consume(): Promise<FeedRow[]> {
     return db.transaction(async (tx) => {
-      const batch = await readFeed(tx, 100);
+      const batch = await readFeed(tx, 100, PATIENT_CONTENT);
       await writeCursor(tx, batch.next);
       return batch.rows;
     });
@@ -110,7 +113,7 @@ describe('the change feed reader', () => {
     const batches: number[][] = [];
     await eventually(async () => {
       const rows = await db.transaction(async (tx) => {
-        const batch = await readFeed(tx, 3);
+        const batch = await readFeed(tx, 3, PATIENT_CONTENT);
         await writeCursor(tx, batch.next);
         return batch.rows;
       });
@@ -121,11 +124,24 @@ describe('the change feed reader', () => {
     expect(batches.every((b) => b.length <= 3)).toBe(true);
   });
 
+  it('reads the content only of the types asked for, and says when it left it out', async () => {
+    await drain();
+    const seq = await insertHistory(db, 'no-content');
+    const row = await eventually(async () => {
+      const rows = await db.transaction(async (tx) => (await readFeed(tx, 100, ['Observation'])).rows); // position not stored
+      return rows.find((r) => r.seq === seq);
+    });
+    expect(row).toMatchObject({ resourceType: 'Patient', id: 'no-content', contentOmitted: true });
+    expect(row.resource).toBeUndefined();
+    const [withContent] = await drain();
+    expect(withContent).toMatchObject({ seq, contentOmitted: false, resource: { resourceType: 'Patient', id: 'no-content' } });
+  });
+
   it('reads a batch again when the transaction that read it did not commit (a crash before storing the events)', async () => {
     await drain();
     const seq = await insertHistory(db, 'redo');
     const first = await eventually(async () => {
-      const rows = await db.transaction(async (tx) => (await readFeed(tx, 100)).rows); // position not stored
+      const rows = await db.transaction(async (tx) => (await readFeed(tx, 100, PATIENT_CONTENT)).rows); // position not stored
       return rows.length ? rows : undefined;
     });
     expect(first.map((r) => r.seq)).toEqual([seq]);
