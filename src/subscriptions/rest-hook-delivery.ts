@@ -121,9 +121,12 @@ export class RestHookDelivery {
 
   private async deliver(claimed: LeasedState, identity: BackendIdentity): Promise<void> {
     let state: LeasedState | undefined = claimed;
+    // Read once per claim, and only when there is something to send: two queries less per event.
+    let spec: SubscriptionSpec | undefined;
     try {
       for (let round = 0; state && round < ROUNDS_PER_CLAIM && !this.stopping; round++) {
-        const spec = await this.readSpec(state.id);
+        if (!hasWork(state)) return;
+        spec ??= await this.readSpec(state.id);
         if (!spec) return;
         if (state.status === 'requested' && state.handshakePending) {
           const result = await this.send(spec, state, 'handshake', []);
@@ -242,4 +245,10 @@ export class RestHookDelivery {
       this.options.kick(delay + 5);
     }
   }
+}
+
+/** Whether a subscription's state asks for a send: its handshake, events not yet delivered, or a heartbeat. */
+function hasWork(state: LeasedState): boolean {
+  if (state.status === 'requested') return state.handshakePending;
+  return state.status === 'active' && (state.deliveredThrough < state.eventsSinceStart || state.heartbeatDue);
 }
