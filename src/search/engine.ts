@@ -194,19 +194,14 @@ export class SearchEngine {
    */
   private async withinCountTime<R>(db: Queryable, count: (client: Queryable) => Promise<R>): Promise<R | undefined> {
     if (!(db instanceof Database) || this.countTimeoutMs <= 0) return count(db);
-    const client = await db.pool.connect();
     try {
-      await client.query('BEGIN');
-      await client.query(`SET LOCAL statement_timeout = ${Math.ceil(this.countTimeoutMs)}`);
-      const result = await count(client);
-      await client.query('COMMIT');
-      return result;
+      return await db.transaction(async (tx) => {
+        await tx.query(`SET LOCAL statement_timeout = ${Math.ceil(this.countTimeoutMs)}`);
+        return count(tx);
+      });
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
       if (isPgError(error, PG_ERRORS.queryCanceled)) return undefined;
       throw error;
-    } finally {
-      client.release();
     }
   }
 

@@ -50,15 +50,14 @@ const lockedAhead = new WeakMap<Queryable, Map<string, CurrentRow | null>>();
  * overlapping sets cannot deadlock on them.
  */
 export async function lockForWrites(tx: Queryable, targets: { resourceType: string; id: string }[]): Promise<void> {
-  const keys = [...new Set(targets.map((t) => `${t.resourceType}/${t.id}`))].sort();
+  const byKey = new Map(targets.map((t) => [`${t.resourceType}/${t.id}`, t]));
+  const keys = [...byKey.keys()].sort();
   if (keys.length === 0) return;
   await tx.query('SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n', [keys]);
-  const types = keys.map((key) => key.slice(0, key.indexOf('/')));
-  const ids = keys.map((key) => key.slice(key.indexOf('/') + 1));
   const { rows } = await tx.query<CurrentRow & { resource_type: string; id: string }>(
     `SELECT r.resource_type, r.id, r.version_id, r.deleted, r.content
        FROM unnest($1::text[], $2::text[]) AS t(resource_type, id) JOIN resource r USING (resource_type, id)`,
-    [types, ids],
+    [keys.map((key) => byKey.get(key)?.resourceType), keys.map((key) => byKey.get(key)?.id)],
   );
   const known = lockedAhead.get(tx) ?? new Map<string, CurrentRow | null>();
   for (const key of keys) known.set(key, null);
