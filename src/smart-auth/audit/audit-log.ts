@@ -48,12 +48,11 @@ export class AuditLog {
   private readonly changesByTransaction = new WeakMap<BatchedTransaction, Change[]>();
 
   private changesOf(tx: BatchedTransaction): Change[] {
-    let changes = this.changesByTransaction.get(tx);
-    if (!changes) {
-      const collected: Change[] = (changes = []);
-      this.changesByTransaction.set(tx, collected);
-      tx.beforeCommit(() => this.auditChanges(tx, collected));
-    }
+    const known = this.changesByTransaction.get(tx);
+    if (known) return known;
+    const changes: Change[] = [];
+    this.changesByTransaction.set(tx, changes);
+    tx.beforeCommit(() => this.auditChanges(tx, changes));
     return changes;
   }
 
