@@ -49,7 +49,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: parseByteSize(env.BODY_LIMIT ?? '64mb'),
     reindexInlineLimit: Number(env.REINDEX_INLINE_LIMIT ?? 1000),
-    searchCountTimeoutMs: Math.max(0, Number(env.SEARCH_COUNT_TIMEOUT_MS ?? 100)),
+    searchCountTimeoutMs: milliseconds('SEARCH_COUNT_TIMEOUT_MS', env.SEARCH_COUNT_TIMEOUT_MS ?? '100'),
     adminClientId: env.ADMIN_CLIENT_ID || undefined,
     adminClientSecret: env.ADMIN_CLIENT_SECRET || undefined,
     rateLimitPerMinute: Number(env.RATE_LIMIT_PER_MINUTE ?? 10000),
@@ -59,6 +59,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     subscriptionMaxAttempts: Math.max(1, Number(env.SUBSCRIPTION_MAX_ATTEMPTS ?? 5)),
     subscriptionRetryBaseMs: Math.max(0, Number(env.SUBSCRIPTION_RETRY_BASE_MS ?? 1000)),
   };
+}
+
+/** A duration in whole milliseconds, 0 or more; anything else stops the start with the variable's name. */
+function milliseconds(name: string, value: string): number {
+  if (!/^\s*\d+\s*$/.test(value)) throw new Error(`Invalid ${name} "${value}": expected a number of milliseconds`);
+  return Number(value);
 }
 
 /** "64mb", "512kb", "1gb" or a plain number of bytes. */
