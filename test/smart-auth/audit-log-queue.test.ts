@@ -1,6 +1,6 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { describe, expect, it, vi } from 'vitest';
-import { AuditLog } from '../../src/smart-auth/audit/index.js';
+import { AuditLog, interactionEvent, mergeAlike } from '../../src/smart-auth/audit/index.js';
 import type { Store } from '../../src/store/index.js';
 
 /** A store that records each transaction's writes and whether two transactions ever overlapped. */
@@ -48,5 +48,48 @@ describe('AuditLog queue', () => {
     audit.record(event(2));
     await first;
     await vi.waitFor(() => expect(transactions.flat()).toEqual(['1', '2']), { timeout: 2000 });
+  });
+});
+
+describe('merging a batch of read records', () => {
+  const read = (reference: string, recorded: string, clientId = 'app', status = 200) => ({
+    ...interactionEvent({ interaction: 'read', requester: { clientId }, status, references: [reference] }),
+    recorded,
+  });
+
+  it('makes one record per requester, interaction and outcome, naming every entity, over the period they span', () => {
+    const merged = mergeAlike([
+      read('Patient/1', '2026-01-01T00:00:00.000Z'),
+      read('Patient/2', '2026-01-01T00:00:00.100Z', 'other-app'),
+      read('Observation/3', '2026-01-01T00:00:00.200Z'),
+      read('Patient/4', '2026-01-01T00:00:00.300Z', 'app', 404),
+    ]);
+
+    expect(merged.map((e) => [e.agent[0].who?.identifier?.value, e.outcome, e.entity?.map((x) => x.what?.reference)])).toEqual([
+      ['app', '0', ['Patient/1', 'Observation/3']],
+      ['other-app', '0', ['Patient/2']],
+      ['app', '4', ['Patient/4']],
+    ]);
+    expect(merged[0]).toMatchObject({ recorded: '2026-01-01T00:00:00.200Z', period: { start: '2026-01-01T00:00:00.000Z', end: '2026-01-01T00:00:00.200Z' } });
+    expect(merged[1].period).toBeUndefined();
+  });
+
+  it('keeps reads and searches apart, and starts a new record after 200 entities', () => {
+    const search = interactionEvent({ interaction: 'search-type', requester: { clientId: 'app' }, status: 200, query: 'name=x' });
+    const reads = Array.from({ length: 250 }, (_, n) => read(`Patient/${n}`, '2026-01-01T00:00:00.000Z'));
+    const merged = mergeAlike([...reads, search]);
+
+    expect(merged.map((e) => [e.subtype?.[0].code, e.entity?.length])).toEqual([
+      ['read', 200],
+      ['read', 50],
+      ['search-type', 1],
+    ]);
+  });
+
+  it('leaves the queued events themselves unchanged', () => {
+    const first = read('Patient/1', '2026-01-01T00:00:00.000Z');
+    mergeAlike([first, read('Patient/2', '2026-01-01T00:00:01.000Z')]);
+    expect(first.entity).toEqual([{ what: { reference: 'Patient/1' } }]);
+    expect(first.period).toBeUndefined();
   });
 });

@@ -8,6 +8,8 @@ const BATCH_SIZE = 200;
 const FLUSH_MS = 200;
 /** One transaction writes at most this many: a backlog is written in large batches, which cost less per event. */
 const MAX_BATCH = 2000;
+/** Entities one merged record names at most (see mergeAlike): a record stays a few kilobytes. */
+const MAX_ENTITIES = 200;
 
 /**
  * AuditEvents, stored as FHIR resources through the one write path (searchable by admins).
@@ -98,7 +100,7 @@ export class AuditLog {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
+      const batch = mergeAlike(this.queue.splice(0, MAX_BATCH));
       await this.store
         .transaction(async (tx) => {
           for (const event of batch) await this.write(event, tx);
@@ -106,4 +108,30 @@ export class AuditLog {
         .catch((error: unknown) => this.log.error({ err: error, events: batch.length }, 'audit events could not be written'));
     }
   }
+}
+
+/**
+ * The events of one batch that differ only in what they concern and when, merged into one record
+ * per requester, interaction and outcome: it names every entity and its `period` spans the first
+ * and last of them. A read's record would otherwise cost more than the read (a resource and its
+ * index rows each); the merged one is still found by `entity`, `patient`, `agent` and `date`.
+ */
+export function mergeAlike(events: AuditEvent[]): AuditEvent[] {
+  const merged: AuditEvent[] = [];
+  const open = new Map<string, AuditEvent>();
+  for (const event of events) {
+    const key = JSON.stringify([event.type, event.subtype, event.action, event.outcome, event.outcomeDesc, event.agent, event.source]);
+    const target = open.get(key);
+    const entities = event.entity ?? [];
+    if (target && (target.entity?.length ?? 0) + entities.length <= MAX_ENTITIES && !event.period) {
+      (target.entity ??= []).push(...entities);
+      target.period = { start: target.period?.start ?? target.recorded, end: event.recorded };
+      target.recorded = event.recorded;
+      continue;
+    }
+    const copy: AuditEvent = { ...event, ...(event.entity ? { entity: [...event.entity] } : {}) };
+    merged.push(copy);
+    if (!event.period) open.set(key, copy);
+  }
+  return merged;
 }

@@ -1,2 +1,2 @@
-export { AuditLog } from './audit-log.js';
+export { AuditLog, mergeAlike } from './audit-log.js';
 export { authenticationEvent, interactionEvent, type Requester } from './audit-event.js';
