@@ -1,5 +1,5 @@
 import { errors } from '../errors.js';
-import { grantingScopes, isUnconfined, type Permission } from '../smart-auth/index.js';
+import { grantingScopes, grantsUnconfined, type Permission } from '../smart-auth/index.js';
 import type { StoredVersion } from '../store/index.js';
 import type { InteractionContext } from './types.js';
 
@@ -22,15 +22,14 @@ export function requireAnySearch(context: InteractionContext): void {
  * outside it, it is answered as if it did not exist (404), so that nothing leaks, not even existence.
  */
 export async function requireVisible(context: InteractionContext, type: string, id: string, permission: Permission): Promise<void> {
-  const scopes = grantingScopes(context.access, type, permission);
-  if (scopes.some(isUnconfined)) return;
+  if (grantsUnconfined(context.access, type, permission)) return;
   const visible = await context.search.isVisible(context.tx ?? context.store.db, context.access, type, id, [permission]);
   if (!visible) throw errors.notFound(type, id);
 }
 
-/** Whether every granting scope leaves this type unconfined (then deleted resources may show as 410). */
+/** Whether a granting scope leaves this type unconfined (then deleted resources may show as 410). */
 export function isUnconfinedFor(context: InteractionContext, type: string, permission: Permission): boolean {
-  return grantingScopes(context.access, type, permission).some(isUnconfined);
+  return grantsUnconfined(context.access, type, permission);
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { errors } from '../errors.js';
 import { Database, isPgError, PG_ERRORS, type BatchedTransaction, type Queryable, type StoredVersion, type WriteHook } from '../store/index.js';
 import { toStoredVersion } from '../store/read.js';
-import type { AccessPolicy, Permission } from '../smart-auth/index.js';
+import { grantsUnconfined, type AccessPolicy, type Permission } from '../smart-auth/index.js';
 import { accessCondition, isVisible, visibleOnly } from './access.js';
 import { compartmentCondition } from './compartment.js';
 import { decodeCursor, encodeCursor, type Cursor } from './cursor.js';
@@ -265,19 +265,23 @@ export class SearchEngine {
   async matchVersion(tx: BatchedTransaction, version: ResourceVersion, checks: VersionCheck[]): Promise<boolean[]> {
     if (checks.length === 0) return [];
     // Many subscriptions ask the same, and most ask about other resources: identical checks are
-    // asked once, and those the index rows rule out (an exact token or reference they lack) not at all.
+    // asked once, and those the index rows decide (exact tokens and references they have or lack,
+    // seen by a policy that reads the whole type) not at all.
     const rows = extractIndexRows(version.resource, this.registry, this.baseUrl);
     const index = new RowIndex(rows);
     const distinct = new Map<string, number>();
     const asked: VersionCheck[] = [];
-    const slots = checks.map((check) => {
+    const slots = checks.map((check): number | boolean => {
       const compiled = this.compiledCheck(version.resourceType, check);
-      if (!compiled.prefilter(index, version.id)) return -1;
+      const verdict = compiled.prefilter(index, version.id);
+      if (verdict === 'no') return false;
+      if (verdict === 'yes' && (!check.access || grantsUnconfined(check.access, version.resourceType, 'r'))) return true;
       let slot = distinct.get(compiled.key);
       if (slot === undefined) distinct.set(compiled.key, (slot = asked.push(check) - 1));
       return slot;
     });
-    if (asked.length === 0) return checks.map(() => false);
+    const answer = (row?: Record<string, boolean>) => slots.map((slot) => (typeof slot === 'boolean' ? slot : row?.[`m${slot}`] === true));
+    if (asked.length === 0) return answer();
     const columns: SqlFragment[] = [];
     for (const check of asked) columns.push(await this.versionCondition(tx, version.resourceType, check));
     const select = (extra: string) =>
@@ -295,7 +299,6 @@ export class SearchEngine {
       const { rows: found } = await tx.query<Record<string, boolean>>(query.sql, query.values);
       return found[0];
     };
-    const answer = (row: Record<string, boolean> | undefined) => slots.map((slot) => slot >= 0 && row?.[`m${slot}`] === true);
     const current = await read(`(${ALIAS}.version_id = ${Number(version.versionId)} AND NOT ${ALIAS}.deleted)`);
     if (current?.current) return answer(current);
 

@@ -36,34 +36,53 @@ export class RowIndex {
 /** A criterion that needs one of these (key, value) pairs in the index. */
 type Requirement = { key: string; value: string }[];
 
+/** What the index rows tell of criteria: they certainly fail, certainly hold, or the SQL must say. */
+export type Verdict = 'no' | 'yes' | 'maybe';
+
 /**
- * A quick test of search criteria against one resource's index rows, before any SQL: false only
- * when a criterion certainly fails (an exact token, reference or `_id` value the resource does not
- * have, compared exactly as the SQL does); true means "maybe". Modifiers, chains and every other
- * parameter type answer "maybe", so the search on the index tables always has the last word.
- * It lets the subscription matcher skip the query for the many subscriptions a change cannot concern.
+ * A quick test of search criteria against one resource's index rows, before any SQL. 'no' when a
+ * criterion certainly fails (an exact token, reference or `_id` value the resource does not have,
+ * compared exactly as the SQL does); 'yes' when every criterion is such a value and the resource
+ * has one of each; otherwise 'maybe': modifiers, chains and every other parameter type are left to
+ * the search on the index tables. It lets the subscription matcher skip the query for the many
+ * subscriptions a change cannot concern, and for those its exact values decide.
  * Compile once per criteria and registry version; test once per version.
  */
-export function compilePrefilter(registry: SearchParameterRegistry, type: string, params: URLSearchParams, baseUrl: string): (index: RowIndex, id: string) => boolean {
+export function compilePrefilter(registry: SearchParameterRegistry, type: string, params: URLSearchParams, baseUrl: string): (index: RowIndex, id: string) => Verdict {
   const requirements: Requirement[] = [];
   const ids: string[][] = [];
+  let decisive = true;
   for (const [key, value] of params) {
-    if (isResultParameter(key) || key.includes('.') || key.includes(':')) continue;
-    const values = splitValues(value).filter((v) => v !== '');
-    if (values.length === 0) continue;
-    if (key === '_id') {
+    if (isResultParameter(key)) continue;
+    const given = splitValues(value);
+    const values = given.filter((v) => v !== '');
+    // An empty value is an error the SQL reports: never certain here.
+    if (values.length !== given.length) decisive = false;
+    const plain = values.length > 0 && !key.includes('.') && !key.includes(':');
+    if (plain && key === '_id') {
       ids.push(values);
       continue;
     }
-    const param = registry.get(type, key);
-    if (param?.type === 'token') {
-      const alternatives = values.map((v) => tokenRequirement(param.code, v));
-      if (alternatives.every((a) => a !== undefined)) requirements.push(alternatives as Requirement);
-    } else if (param?.type === 'reference') {
-      requirements.push(values.map((v) => referenceRequirement(param.code, v, baseUrl)));
-    }
+    const requirement = plain ? exactRequirement(registry, type, key, values, baseUrl) : undefined;
+    if (requirement) requirements.push(requirement);
+    else decisive = false;
   }
-  return (index, id) => ids.every((allowed) => allowed.includes(id)) && requirements.every((any) => any.some(({ key, value }) => index.has(key, value)));
+  return (index, id) => {
+    const holds = ids.every((allowed) => allowed.includes(id)) && requirements.every((any) => any.some(({ key, value }) => index.has(key, value)));
+    if (!holds) return 'no';
+    return decisive ? 'yes' : 'maybe';
+  };
+}
+
+/** The index values one of which a token or reference criterion needs; undefined for other criteria. */
+function exactRequirement(registry: SearchParameterRegistry, type: string, key: string, values: string[], baseUrl: string): Requirement | undefined {
+  const param = registry.get(type, key);
+  if (param?.type === 'token') {
+    const alternatives = values.map((v) => tokenRequirement(param.code, v));
+    return alternatives.every((a) => a !== undefined) ? (alternatives as Requirement) : undefined;
+  }
+  if (param?.type === 'reference') return values.map((v) => referenceRequirement(param.code, v, baseUrl));
+  return undefined;
 }
 
 function tokenRequirement(param: string, value: string): Requirement[number] | undefined {
@@ -85,6 +104,6 @@ function referenceRequirement(param: string, value: string, baseUrl: string): Re
 }
 
 /** The uncompiled form, for one-off use and tests. */
-export function mayMatch(registry: SearchParameterRegistry, type: string, id: string, rows: IndexRows, params: URLSearchParams, baseUrl: string): boolean {
+export function prefilterVerdict(registry: SearchParameterRegistry, type: string, id: string, rows: IndexRows, params: URLSearchParams, baseUrl: string): Verdict {
   return compilePrefilter(registry, type, params, baseUrl)(new RowIndex(rows), id);
 }

@@ -68,3 +68,8 @@ export function grantingScopes(policy: AccessPolicy, type: string, permission: P
 export function isUnconfined(scope: ResourceScope): boolean {
   return scope.context !== 'patient' && !scope.query;
 }
+
+/** Whether the policy grants `permission` on every resource of `type`. */
+export function grantsUnconfined(policy: AccessPolicy, type: string, permission: Permission): boolean {
+  return grantingScopes(policy, type, permission).some(isUnconfined);
+}

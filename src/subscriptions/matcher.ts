@@ -1,6 +1,6 @@
 import type { Resource, Subscription } from '@medplum/fhirtypes';
 import { isResultParameter, type SearchEngine, type VersionCheck } from '../search/index.js';
-import { grantingScopes, isUnconfined, type AccessPolicy } from '../smart-auth/index.js';
+import { grantingScopes, grantsUnconfined, type AccessPolicy } from '../smart-auth/index.js';
 import type { BatchedTransaction, Database, Queryable } from '../store/index.js';
 import { readFeed, writeCursor, type FeedCursor, type FeedRow } from './feed.js';
 import { policyOf, type StoredOwner } from './owner.js';
@@ -284,10 +284,9 @@ function activeEntry(content: Subscription, owner: StoredOwner | null, seq: numb
  * nothing through; no criteria and an unconfined read (or no policy) let everything through.
  */
 function knownOutcome(type: string, check: VersionCheck): boolean | undefined {
-  const scopes = check.access ? grantingScopes(check.access, type, 'r') : undefined;
-  if (scopes && scopes.length === 0) return false;
+  if (check.access && grantingScopes(check.access, type, 'r').length === 0) return false;
   const criteria = [...check.params.keys()].filter((key) => !isResultParameter(key));
-  if (criteria.length === 0 && (!scopes || scopes.some(isUnconfined))) return true;
+  if (criteria.length === 0 && (!check.access || grantsUnconfined(check.access, type, 'r'))) return true;
   return undefined;
 }
 

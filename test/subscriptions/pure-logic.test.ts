@@ -149,10 +149,10 @@ describe('the rest of the pieces', () => {
 });
 
 describe('the index-row prefilter of version matching', () => {
-  it('rules out only exact token, reference and _id values the resource lacks', async () => {
+  it('decides exact token, reference and _id criteria and leaves every other criterion to the SQL', async () => {
     const { SearchEngine } = await import('../../src/search/index.js');
     const { extractIndexRows } = await import('../../src/search/extract/index.js');
-    const { mayMatch } = await import('../../src/search/prefilter.js');
+    const { prefilterVerdict } = await import('../../src/search/prefilter.js');
     const base = 'http://fhir.test/fhir';
     const engine = new SearchEngine(base);
     const resource = {
@@ -163,25 +163,28 @@ describe('the index-row prefilter of version matching', () => {
       participant: [{ actor: { reference: 'Practitioner/p1' }, status: 'accepted' as const }, { actor: { reference: `${base}/Patient/pat` }, status: 'accepted' as const }],
     };
     const rows = extractIndexRows(resource, engine.registry, base);
-    const may = (query: string) => mayMatch(engine.registry, 'Appointment', 'a1', rows, new URLSearchParams(query), base);
-    expect(may('status=booked')).toBe(true);
-    expect(may('status=cancelled')).toBe(false);
-    expect(may('status=cancelled,booked')).toBe(true);
-    expect(may('service-type=http://example.org/st|x-ray')).toBe(true);
-    expect(may('service-type=http://other|x-ray')).toBe(false);
-    expect(may('service-type=|x-ray')).toBe(false);
-    expect(may('actor=Practitioner/p1')).toBe(true);
-    expect(may('actor=p1')).toBe(true);
-    expect(may('actor=Practitioner/p2')).toBe(false);
-    expect(may(`actor=${base}/Patient/pat`)).toBe(true);
-    expect(may('patient=Patient/pat')).toBe(true);
-    expect(may('_id=a1')).toBe(true);
-    expect(may('_id=a2')).toBe(false);
-    // Anything else is left to the SQL: modifiers, chains, other types, unknown parameters.
-    expect(may('status:not=booked')).toBe(true);
-    expect(may('actor.name=x')).toBe(true);
-    expect(may('date=2020')).toBe(true);
-    expect(may('nonsense=1')).toBe(true);
-    expect(may('status=booked&actor=Practitioner/p2')).toBe(false);
+    const verdict = (query: string) => prefilterVerdict(engine.registry, 'Appointment', 'a1', rows, new URLSearchParams(query), base);
+    expect(verdict('status=booked')).toBe('yes');
+    expect(verdict('status=cancelled')).toBe('no');
+    expect(verdict('status=cancelled,booked')).toBe('yes');
+    expect(verdict('service-type=http://example.org/st|x-ray')).toBe('yes');
+    expect(verdict('service-type=http://other|x-ray')).toBe('no');
+    expect(verdict('service-type=|x-ray')).toBe('no');
+    expect(verdict('actor=Practitioner/p1')).toBe('yes');
+    expect(verdict('actor=p1')).toBe('yes');
+    expect(verdict('actor=Practitioner/p2')).toBe('no');
+    expect(verdict(`actor=${base}/Patient/pat`)).toBe('yes');
+    expect(verdict('patient=Patient/pat')).toBe('yes');
+    expect(verdict('_id=a1')).toBe('yes');
+    expect(verdict('_id=a2')).toBe('no');
+    expect(verdict('status=booked&actor=Practitioner/p1&_count=5')).toBe('yes');
+    expect(verdict('status=booked&actor=Practitioner/p2')).toBe('no');
+    // Anything else is left to the SQL: modifiers, chains, other types, unknown parameters, empty values.
+    expect(verdict('status:not=booked')).toBe('maybe');
+    expect(verdict('actor.name=x')).toBe('maybe');
+    expect(verdict('date=2020')).toBe('maybe');
+    expect(verdict('nonsense=1')).toBe('maybe');
+    expect(verdict('status=booked,')).toBe('maybe');
+    expect(verdict('status=booked&date=2020')).toBe('maybe');
   });
 });
