@@ -1,6 +1,6 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import { describe, expect, it, vi } from 'vitest';
-import { AuditLog, interactionEvent, mergeAlike } from '../../src/smart-auth/audit/index.js';
+import { AuditLog, authenticationEvent, interactionEvent, mergeAlike } from '../../src/smart-auth/audit/index.js';
 import type { Store } from '../../src/store/index.js';
 
 /** A store that records each transaction's writes and whether two transactions ever overlapped. */
@@ -84,6 +84,11 @@ describe('merging a batch of read records', () => {
       ['read', 50],
       ['search-type', 1],
     ]);
+  });
+
+  it('keeps each authentication event a record of its own', () => {
+    const failed = () => authenticationEvent({ action: 'failed-login', requester: { clientId: 'app', username: 'dr.who' }, status: 401 });
+    expect(mergeAlike([failed(), failed(), failed()])).toHaveLength(3);
   });
 
   it('leaves the queued events themselves unchanged', () => {

@@ -3,7 +3,7 @@ import type { AccessPolicy } from '../policy.js';
 
 const REST = { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'RESTful Operation' };
 const USER_AUTHENTICATION = { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110114', display: 'User Authentication' };
-const INTERACTION_SYSTEM = 'http://hl7.org/fhir/restful-interaction';
+export const INTERACTION_SYSTEM = 'http://hl7.org/fhir/restful-interaction';
 const CLIENT_SYSTEM = 'urn:fhir-server:client-id';
 const SERVER_NAME = 'fhir-server';
 

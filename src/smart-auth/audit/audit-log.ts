@@ -1,7 +1,7 @@
 import type { AuditEvent } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
 import { newResourceId, type BatchedTransaction, type Change, type Store, type WriteHook } from '../../store/index.js';
-import { interactionEvent } from './audit-event.js';
+import { INTERACTION_SYSTEM, interactionEvent } from './audit-event.js';
 
 /** Queued events start a write at once when this many are waiting; fewer wait up to FLUSH_MS for company. */
 const BATCH_SIZE = 200;
@@ -111,10 +111,11 @@ export class AuditLog {
 }
 
 /**
- * The events of one batch that differ only in what they concern and when, merged into one record
- * per requester, interaction and outcome: it names every entity and its `period` spans the first
- * and last of them. A read's record would otherwise cost more than the read (a resource and its
- * index rows each); the merged one is still found by `entity`, `patient`, `agent` and `date`.
+ * The records of FHIR interactions in one batch that differ only in what they concern and when,
+ * merged into one per requester, interaction and outcome: it names every entity and its `period`
+ * spans the first and last of them. A read's record would otherwise cost more than the read (a
+ * resource and its index rows each); the merged one is still found by `entity`, `patient`, `agent`
+ * and `date`. Authentication events (logins, tokens) stay one record each.
  */
 export function mergeAlike(events: AuditEvent[]): AuditEvent[] {
   const merged: AuditEvent[] = [];
@@ -123,7 +124,7 @@ export function mergeAlike(events: AuditEvent[]): AuditEvent[] {
     const key = JSON.stringify([event.type, event.subtype, event.action, event.outcome, event.outcomeDesc, event.agent, event.source]);
     const target = open.get(key);
     const entities = event.entity ?? [];
-    if (target && (target.entity?.length ?? 0) + entities.length <= MAX_ENTITIES && !event.period) {
+    if (target && (target.entity?.length ?? 0) + entities.length <= MAX_ENTITIES) {
       (target.entity ??= []).push(...entities);
       target.period = { start: target.period?.start ?? target.recorded, end: event.recorded };
       target.recorded = event.recorded;
@@ -131,7 +132,11 @@ export function mergeAlike(events: AuditEvent[]): AuditEvent[] {
     }
     const copy: AuditEvent = { ...event, ...(event.entity ? { entity: [...event.entity] } : {}) };
     merged.push(copy);
-    if (!event.period) open.set(key, copy);
+    if (isInteraction(event) && !event.period) open.set(key, copy);
   }
   return merged;
+}
+
+function isInteraction(event: AuditEvent): boolean {
+  return event.subtype?.[0]?.system === INTERACTION_SYSTEM;
 }
