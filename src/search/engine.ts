@@ -173,8 +173,8 @@ export class SearchEngine {
   private async count(db: Queryable, where: SqlFragment, mode: 'estimate' | 'accurate' | 'bounded'): Promise<number | undefined> {
     if (mode === 'bounded') {
       const bounded = assemble(fragment(`SELECT count(*) AS total FROM (SELECT 1 FROM resource ${ALIAS} WHERE ${where.sql} LIMIT ${COUNT_LIMIT + 1}) q`, ...where.values));
-      const rows = await this.withinCountTime(db, (client) => client.query<{ total: string }>(bounded.sql, bounded.values));
-      const total = rows && Number(rows.rows[0].total);
+      const rows = await this.withinCountTime(db, bounded.sql, bounded.values);
+      const total = rows && Number(rows[0].total);
       return total === undefined || total > COUNT_LIMIT ? undefined : total;
     }
     const query = assemble(fragment(`SELECT count(*) AS total FROM resource ${ALIAS} WHERE ${where.sql}`, ...where.values));
@@ -188,17 +188,13 @@ export class SearchEngine {
   }
 
   /**
-   * Runs a count under PostgreSQL's statement timeout, in a transaction of its own (the only scope
-   * a timeout can be set for); undefined when it ran out. Inside a caller's transaction the count
-   * runs unbounded in time: cancelling a statement would abort that transaction.
+   * Runs a count under PostgreSQL's statement timeout; undefined when it ran out. Inside a
+   * caller's transaction the count runs unbounded in time: cancelling a statement would abort it.
    */
-  private async withinCountTime<R>(db: Queryable, count: (client: Queryable) => Promise<R>): Promise<R | undefined> {
-    if (!(db instanceof Database) || this.countTimeoutMs <= 0) return count(db);
+  private async withinCountTime(db: Queryable, sql: string, values: unknown[]): Promise<{ total: string }[] | undefined> {
+    if (!(db instanceof Database)) return (await db.query<{ total: string }>(sql, values)).rows;
     try {
-      return await db.transaction(async (tx) => {
-        await tx.query(`SET LOCAL statement_timeout = ${Math.ceil(this.countTimeoutMs)}`);
-        return count(tx);
-      });
+      return (await db.queryPrepared<{ total: string }>(sql, values, this.countTimeoutMs)).rows;
     } catch (error) {
       if (isPgError(error, PG_ERRORS.queryCanceled)) return undefined;
       throw error;
@@ -227,7 +223,7 @@ export class SearchEngine {
              ORDER BY ${order.replace(/q\./g, 'page.')}`,
       values: [...inner.values, ...after.values],
     });
-    const { rows } = await db.query(query.sql, query.values);
+    const { rows } = db instanceof Database ? await db.queryPrepared(query.sql, query.values) : await db.query(query.sql, query.values);
     return rows.map((row) => ({
       version: toStoredVersion(row),
       position: [...sort.map((_, i) => sortValueText(row[`s${i}`])), row.resource_type, row.id],

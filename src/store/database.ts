@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { BatchedTransaction } from './batched-transaction.js';
@@ -27,18 +28,52 @@ export function isPgError(error: unknown, code: string): boolean {
  */
 export class Database {
   readonly pool: pg.Pool;
+  /** Per statement timeout: a small pool whose sessions have it (see queryPrepared). */
+  private readonly timedPools = new Map<number, pg.Pool>();
+  /** The statements each connection has prepared. */
+  private readonly preparedNames = new WeakMap<pg.PoolClient, Set<string>>();
 
   constructor(
     readonly connectionString: string,
     max = Number(process.env.DB_POOL_SIZE ?? 20),
   ) {
-    this.pool = new pg.Pool({ connectionString, max });
-    // An idle client losing its connection must not crash the process; the pool replaces it.
-    this.pool.on('error', () => undefined);
+    this.pool = newPool({ connectionString, max });
   }
 
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     return this.pool.query<R>(text, values);
+  }
+
+  /**
+   * A statement planned once per connection (a named prepared statement), for the searches whose
+   * planning costs more than their execution. With `timeoutMs`, PostgreSQL cancels it (error 57014)
+   * after that long: it runs on a pool whose sessions start with that `statement_timeout` (one
+   * round trip, where a `SET LOCAL` would need a transaction around it: four).
+   */
+  async queryPrepared<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[], timeoutMs?: number): Promise<pg.QueryResult<R>> {
+    const client = await this.poolFor(timeoutMs).connect();
+    let broken: Error | undefined;
+    try {
+      let names = this.preparedNames.get(client);
+      if (!names) this.preparedNames.set(client, (names = new Set()));
+      const name = statementName(text);
+      if (!names.has(name) && names.size >= PREPARED_PER_CONNECTION) return await client.query<R>(text, values);
+      names.add(name);
+      return await client.query<R>({ name, text, values });
+    } catch (error) {
+      // A statement's own error (it has a SQLSTATE) leaves the connection usable; anything else does not.
+      if (!(error as { code?: string }).code) broken = error as Error;
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private poolFor(timeoutMs: number | undefined): pg.Pool {
+    if (!timeoutMs) return this.pool;
+    let pool = this.timedPools.get(timeoutMs);
+    if (!pool) this.timedPools.set(timeoutMs, (pool = newPool({ connectionString: this.connectionString, max: TIMED_POOL_SIZE, statement_timeout: timeoutMs })));
+    return pool;
   }
 
   async transaction<T>(work: (tx: BatchedTransaction) => Promise<T>, attempts = 5): Promise<T> {
@@ -68,7 +103,25 @@ export class Database {
     }
   }
 
-  close(): Promise<void> {
-    return this.pool.end();
+  async close(): Promise<void> {
+    await Promise.all([this.pool, ...this.timedPools.values()].map((pool) => pool.end()));
   }
+}
+
+/** Connections of each statement-timeout pool: its statements are short by definition. */
+const TIMED_POOL_SIZE = 4;
+/** A session keeps each prepared statement's plans: beyond this many, further ones are planned each time. */
+const PREPARED_PER_CONNECTION = 100;
+/** A connection is replaced after this many uses, and the statements it prepared go with it. */
+const MAX_USES_PER_CONNECTION = 50_000;
+
+function statementName(text: string): string {
+  return `s_${createHash('sha1').update(text).digest('base64url')}`;
+}
+
+function newPool(config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool({ ...config, maxUses: MAX_USES_PER_CONNECTION });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on('error', () => undefined);
+  return pool;
 }

@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Database, PG_ERRORS } from '../../src/store/index.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+
+describe('Database.queryPrepared', () => {
+  let database: TestDatabase;
+  /** One connection: every statement below runs in the same session. */
+  let db: Database;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    db = new Database(database.url, 1);
+  });
+
+  afterAll(async () => {
+    await db?.close();
+    await database?.drop();
+  });
+
+  const preparedCount = async (text: string) =>
+    Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM pg_prepared_statements WHERE statement = $1', [text])).rows[0].n);
+  const sessionPid = async () => (await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+
+  it('prepares a statement once per connection and runs it with each call’s values', async () => {
+    const text = 'SELECT $1::int * 2 AS doubled';
+    expect((await db.queryPrepared<{ doubled: number }>(text, [2])).rows).toEqual([{ doubled: 4 }]);
+    expect((await db.queryPrepared<{ doubled: number }>(text, [5])).rows).toEqual([{ doubled: 10 }]);
+    expect(await preparedCount(text)).toBe(1);
+  });
+
+  it('keeps the connection and its statements after a statement’s own error', async () => {
+    const text = 'SELECT 1 / $1::int AS q';
+    await db.queryPrepared(text, [1]);
+    const pid = await sessionPid();
+    await expect(db.queryPrepared(text, [0])).rejects.toMatchObject({ code: '22012' });
+    expect(await sessionPid()).toBe(pid);
+    expect(await preparedCount(text)).toBe(1);
+  });
+
+  it('prepares at most 100 statements on a connection and plans the others each time', async () => {
+    const texts = Array.from({ length: 110 }, (_, k) => `SELECT $1::int + ${k} AS sum /* distinct ${k} */`);
+    for (const [k, text] of texts.entries()) expect((await db.queryPrepared<{ sum: number }>(text, [1])).rows[0].sum).toBe(1 + k);
+    const { rows } = await db.query<{ n: string }>('SELECT count(*) AS n FROM pg_prepared_statements');
+    expect(Number(rows[0].n)).toBe(100);
+  });
+
+  it('cancels a statement that outlives its timeout, on sessions of their own', async () => {
+    await expect(db.queryPrepared('SELECT pg_sleep($1::float8)', [1], 50)).rejects.toMatchObject({ code: PG_ERRORS.queryCanceled });
+    expect((await db.queryPrepared<{ slept: string }>('SELECT pg_sleep($1::float8)::text AS slept', [0.01], 1000)).rows).toEqual([{ slept: '' }]);
+    expect((await db.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0].statement_timeout).toBe('0');
+  });
+});
