@@ -1,7 +1,7 @@
 import { errors } from '../errors.js';
 import { isResourceType } from '../definitions/index.js';
 import type { Queryable, StoredVersion } from '../store/index.js';
-import { readMany } from '../store/read.js';
+import { toStoredVersion } from '../store/read.js';
 import type { SearchParameterRegistry } from './registry.js';
 import type { IncludeRule } from './request.js';
 
@@ -21,29 +21,41 @@ function checkRule(registry: SearchParameterRegistry, rule: IncludeRule, name: s
   if (rule.target && !isResourceType(rule.target)) throw errors.invalidSearchValue(name, `${rule.source}:${rule.param}:${rule.target}`, `${rule.target} is not a resource type`);
 }
 
+/** The current, not deleted versions of the resources `keys` selects (pairs of type and id), at most `limit`. */
+async function readSelected(db: Queryable, keys: string, values: unknown[], limit: number): Promise<StoredVersion[]> {
+  const { rows } = await db.query(
+    `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content::text AS json
+       FROM resource r WHERE NOT r.deleted AND (r.resource_type, r.id) IN (${keys}) LIMIT ${Number(limit)}`,
+    values,
+  );
+  return rows.map(toStoredVersion);
+}
+
 /** The resources the given ones refer to through the rule's parameter (`_include`). */
-async function referencedBy(db: Queryable, rule: IncludeRule, from: Key[]): Promise<Key[]> {
+async function referencedBy(db: Queryable, rule: IncludeRule, from: Key[], limit: number): Promise<StoredVersion[]> {
   const sources = rule.source === '*' ? from : from.filter((r) => r.resourceType === rule.source);
   if (sources.length === 0) return [];
-  const { rows } = await db.query<{ resource_type: string; id: string }>(
-    `SELECT DISTINCT x.target_type AS resource_type, x.target_id AS id
+  return readSelected(
+    db,
+    `SELECT x.target_type, x.target_id
        FROM search_reference x JOIN unnest($1::text[], $2::text[]) AS s(resource_type, id) ON s.resource_type = x.resource_type AND s.id = x.id
       WHERE x.target_type IS NOT NULL AND ($3::text IS NULL OR x.param = $3) AND ($4::text IS NULL OR x.target_type = $4)`,
     [sources.map((s) => s.resourceType), sources.map((s) => s.id), rule.param === '*' ? null : rule.param, rule.target ?? null],
+    limit,
   );
-  return rows.map((row) => ({ resourceType: row.resource_type, id: row.id }));
 }
 
 /** The resources of the rule's type that refer to the given ones through its parameter (`_revinclude`). */
-async function referringTo(db: Queryable, rule: IncludeRule, to: Key[]): Promise<Key[]> {
+async function referringTo(db: Queryable, rule: IncludeRule, to: Key[], limit: number): Promise<StoredVersion[]> {
   if (to.length === 0) return [];
-  const { rows } = await db.query<{ resource_type: string; id: string }>(
-    `SELECT DISTINCT x.resource_type, x.id
+  return readSelected(
+    db,
+    `SELECT x.resource_type, x.id
        FROM search_reference x JOIN unnest($1::text[], $2::text[]) AS t(resource_type, id) ON t.resource_type = x.target_type AND t.id = x.target_id
       WHERE ($3::text IS NULL OR x.resource_type = $3) AND ($4::text IS NULL OR x.param = $4)`,
     [to.map((t) => t.resourceType), to.map((t) => t.id), rule.source === '*' ? null : rule.source, rule.param === '*' ? null : rule.param],
+    limit,
   );
-  return rows.map((row) => ({ resourceType: row.resource_type, id: row.id }));
 }
 
 /**
@@ -65,12 +77,19 @@ export async function includedResources(
   let frontier: Key[] = matches;
   for (let round = 0; round < MAX_ITERATIONS && frontier.length > 0 && included.length < MAX_INCLUDED; round++) {
     const rules = (list: IncludeRule[]) => (round === 0 ? list : list.filter((r) => r.iterate));
+    // Enough rows that, after those already seen, the cap can still be reached.
+    const limit = MAX_INCLUDED - included.length + seen.size;
     const found = [
-      ...(await Promise.all(rules(include).map((rule) => referencedBy(db, rule, frontier)))).flat(),
-      ...(await Promise.all(rules(revinclude).map((rule) => referringTo(db, rule, frontier)))).flat(),
-    ].filter((key) => !seen.has(keyOf(key)));
-    for (const key of found) seen.add(keyOf(key));
-    const added = (await readMany(db, found.slice(0, MAX_INCLUDED - included.length))).filter((v) => !v.deleted);
+      ...(await Promise.all(rules(include).map((rule) => referencedBy(db, rule, frontier, limit)))).flat(),
+      ...(await Promise.all(rules(revinclude).map((rule) => referringTo(db, rule, frontier, limit)))).flat(),
+    ];
+    const added: StoredVersion[] = [];
+    for (const version of found) {
+      if (included.length + added.length >= MAX_INCLUDED) break;
+      if (seen.has(keyOf(version))) continue;
+      seen.add(keyOf(version));
+      added.push(version);
+    }
     included.push(...added);
     frontier = added;
   }
