@@ -136,7 +136,9 @@ export class SearchEngine {
     const pageWhere = cursor ? and([where, fragment(`${ALIAS}.last_updated <= $?::timestamptz`, asOf)]) : where;
 
     if (parsed.summaryCount || parsed.count === 0) {
-      const counted = parsed.total === 'none' ? undefined : await this.count(db, where, parsed.total);
+      // The count is all the client asked for: it is given however large, unless it asked otherwise.
+      const mode = parsed.total === 'bounded' ? 'accurate' : parsed.total;
+      const counted = mode === 'none' ? undefined : await this.count(db, where, mode);
       return { matches: [], included: [], total: counted, warnings: parsed.warnings, countOnly: true };
     }
 
@@ -192,7 +194,7 @@ export class SearchEngine {
    * caller's transaction the count runs unbounded in time: cancelling a statement would abort it.
    */
   private async withinCountTime(db: Queryable, sql: string, values: unknown[]): Promise<{ total: string }[] | undefined> {
-    if (!(db instanceof Database)) return (await db.query<{ total: string }>(sql, values)).rows;
+    if (!(db instanceof Database)) return (await db.queryPrepared<{ total: string }>(sql, values)).rows;
     try {
       return (await db.queryPrepared<{ total: string }>(sql, values, this.countTimeoutMs)).rows;
     } catch (error) {
@@ -223,7 +225,7 @@ export class SearchEngine {
              ORDER BY ${order.replace(/q\./g, 'page.')}`,
       values: [...inner.values, ...after.values],
     });
-    const { rows } = db instanceof Database ? await db.queryPrepared(query.sql, query.values) : await db.query(query.sql, query.values);
+    const { rows } = await db.queryPrepared(query.sql, query.values);
     return rows.map((row) => ({
       version: toStoredVersion(row),
       position: [...sort.map((_, i) => sortValueText(row[`s${i}`])), row.resource_type, row.id],

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Queryable } from './database.js';
+import { queryPreparedOn } from './prepared-statements.js';
 
 /** Rows for one table, kept as parallel arrays (one per column) until they are written with `unnest`. */
 interface PendingRows {
@@ -144,6 +145,12 @@ export class BatchedTransaction implements Queryable {
     await this.begin();
     await this.flush();
     return this.client.query<R>(text, values);
+  }
+
+  async queryPrepared<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+    await this.begin();
+    await this.flush();
+    return queryPreparedOn<R>(this.client, text, values);
   }
 }
 

@@ -1,12 +1,15 @@
-import { createHash } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { BatchedTransaction } from './batched-transaction.js';
+import { queryPreparedOn } from './prepared-statements.js';
 
 /** A connection that runs queries: the pool itself, or a client inside a transaction. */
 export interface Queryable {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rows are typed by each query
   query<R extends pg.QueryResultRow = any>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>>;
+  /** The same, as a prepared statement of the connection (see prepared-statements.ts). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rows are typed by each query
+  queryPrepared<R extends pg.QueryResultRow = any>(text: string, values: unknown[]): Promise<pg.QueryResult<R>>;
 }
 
 /** PostgreSQL error codes we act on. */
@@ -30,8 +33,6 @@ export class Database {
   readonly pool: pg.Pool;
   /** Per statement timeout: a small pool whose sessions have it (see queryPrepared). */
   private readonly timedPools = new Map<number, pg.Pool>();
-  /** The statements each connection has prepared. */
-  private readonly preparedNames = new WeakMap<pg.PoolClient, Set<string>>();
 
   constructor(
     readonly connectionString: string,
@@ -45,21 +46,15 @@ export class Database {
   }
 
   /**
-   * A statement planned once per connection (a named prepared statement), for the searches whose
-   * planning costs more than their execution. With `timeoutMs`, PostgreSQL cancels it (error 57014)
-   * after that long: it runs on a pool whose sessions start with that `statement_timeout` (one
-   * round trip, where a `SET LOCAL` would need a transaction around it: four).
+   * A prepared statement (see prepared-statements.ts). With `timeoutMs`, PostgreSQL cancels it
+   * (error 57014) after that long: it runs on a pool whose sessions start with that
+   * `statement_timeout` (one round trip, where a `SET LOCAL` would need a transaction around it: four).
    */
   async queryPrepared<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[], timeoutMs?: number): Promise<pg.QueryResult<R>> {
     const client = await this.poolFor(timeoutMs).connect();
     let broken: Error | undefined;
     try {
-      let names = this.preparedNames.get(client);
-      if (!names) this.preparedNames.set(client, (names = new Set()));
-      const name = statementName(text);
-      if (!names.has(name) && names.size >= PREPARED_PER_CONNECTION) return await client.query<R>(text, values);
-      names.add(name);
-      return await client.query<R>({ name, text, values });
+      return await queryPreparedOn<R>(client, text, values);
     } catch (error) {
       // A statement's own error (it has a SQLSTATE) leaves the connection usable; anything else does not.
       if (!(error as { code?: string }).code) broken = error as Error;
@@ -110,14 +105,8 @@ export class Database {
 
 /** Connections of each statement-timeout pool: its statements are short by definition. */
 const TIMED_POOL_SIZE = 4;
-/** A session keeps each prepared statement's plans: beyond this many, further ones are planned each time. */
-const PREPARED_PER_CONNECTION = 100;
 /** A connection is replaced after this many uses, and the statements it prepared go with it. */
 const MAX_USES_PER_CONNECTION = 50_000;
-
-function statementName(text: string): string {
-  return `s_${createHash('sha1').update(text).digest('base64url')}`;
-}
 
 function newPool(config: pg.PoolConfig): pg.Pool {
   const pool = new pg.Pool({ ...config, maxUses: MAX_USES_PER_CONNECTION });

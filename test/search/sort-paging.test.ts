@@ -457,6 +457,21 @@ describe('a total that costs too much to count', () => {
     expect(matchIds(response)).toEqual(['s-b', 's-c']);
   });
 
+  it('is counted however long it takes for _summary=count, whose answer the count is', async () => {
+    const holder = await timed.db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE search_token IN ACCESS EXCLUSIVE MODE');
+      const result = searchOk(timed, '/fhir/Patient?gender=male&_summary=count');
+      await waitingForTheIndex('SELECT count');
+      setTimeout(() => void holder.query('COMMIT'), 600);
+      expect((await result).body.total).toBe(3);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+    }
+  });
+
   it('is counted however long it takes with _total=accurate', async () => {
     const response = await withCountHeldUp(600, () => searchOk(timed, '/fhir/Patient?gender=male&_total=accurate&_count=2'));
     expect(response.body.total).toBe(3);
