@@ -1,16 +1,15 @@
 import type { Appointment, Slot } from '@medplum/fhirtypes';
 import { errors } from '../../errors.js';
 import type { Change, Queryable, WriteHook } from '../../store/index.js';
-import { findAll, readResource, type SchedulingDeps } from './context.js';
+import { overlappingAppointment, recordBusyTimes } from './busy-times.js';
+import { readResource, type SchedulingDeps } from './context.js';
 import { holdExpiry, releaseHold } from './holds.js';
 import { localReference, referenceText, sortedUnique } from './references.js';
 import { actingPatient } from './requester.js';
 import { checkSlotBookable, slotIds, syncSlotStatus } from './slots.js';
 import { checkCancelation, checkTransition } from './state-machine.js';
-import { isLive, LIVE_STATUSES, PATIENT_STATUSES, usesSlots } from './statuses.js';
+import { isLive, PATIENT_STATUSES, usesSlots } from './statuses.js';
 
-/** Overlaps are looked for among appointments that started at most this long before the new one. */
-const LONGEST_APPOINTMENT_MS = 31 * 24 * 3600 * 1000;
 const SCHEDULED_ACTOR_TYPES = new Set(['Practitioner', 'PractitionerRole']);
 
 /** The slots an appointment uses in its status (none for proposed, waitlist, cancelled...). */
@@ -27,11 +26,6 @@ function scheduledActors(appointment: Appointment | undefined, baseUrl: string):
     if (ref && SCHEDULED_ACTOR_TYPES.has(ref.resourceType)) actors.push(referenceText(ref));
   }
   return sortedUnique(actors);
-}
-
-function overlaps(a: Appointment, start: number, end: number): boolean {
-  if (!a.start || !a.end) return false;
-  return Date.parse(a.start) < end && Date.parse(a.end) > start;
 }
 
 /**
@@ -75,14 +69,8 @@ async function checkNoOverlap(deps: SchedulingDeps, tx: Queryable, id: string, p
   const end = Date.parse(next.end);
   for (const actor of toCheck) {
     await deps.store.lockKey(tx, `appointment-time:${actor}`);
-    const candidates = await findAll<Appointment>(deps, tx, 'Appointment', [
-      ['actor', actor],
-      ['status', LIVE_STATUSES.join(',')],
-      ['date', `lt${new Date(end).toISOString()}`],
-      ['date', `ge${new Date(start - LONGEST_APPOINTMENT_MS).toISOString()}`],
-    ]);
-    const clash = candidates.find((other) => other.id !== id && overlaps(other, start, end) && scheduledActors(other, deps.baseUrl).includes(actor));
-    if (clash) throw errors.appointmentOverlap(actor, `Appointment/${clash.id}`);
+    const clash = await overlappingAppointment(tx, actor, id, start, end);
+    if (clash) throw errors.appointmentOverlap(actor, `Appointment/${clash}`);
   }
 }
 
@@ -128,6 +116,7 @@ export function appointmentHook(deps: SchedulingDeps): WriteHook {
         await syncSlotStatus(deps, tx, id);
       }
       if (next?.status !== 'pending') await releaseHold(tx, change.id);
+      recordBusyTimes(tx, change.id, next, scheduledActors(next, deps.baseUrl), isLive(next?.status));
     },
   };
 }

@@ -98,6 +98,32 @@ describe('booking rules on the write path (plain REST)', () => {
       expect(issueText(noSlot)).toContain('overlapping time');
     });
 
+    it('refuses a booking within a practitioner\'s appointment longer than 31 days', async () => {
+      // Far from the days the other tests use: it keeps the practitioner busy for 40 days.
+      const start = '2045-01-01T07:00:00Z';
+      const long = await create(clinic.server, appointmentFor(clinic, [], start, plus(start, 40 * 24 * 60)));
+      const response = await request(clinic.server, 'POST', 'Appointment', appointmentFor(clinic, [], plus(start, 35 * 24 * 60), plus(start, 35 * 24 * 60 + 30)));
+      expectOperationOutcome(response, 409);
+      expect(issueText(response)).toContain(`already has Appointment/${long} at an overlapping time`);
+    });
+
+    it('frees a practitioner\'s time when the appointment is cancelled or moved', async () => {
+      const start = at('15:00:00');
+      const busyTimes = async (id: string) =>
+        (await clinic.server.db.query(`SELECT actor, starts FROM appointment_busy WHERE appointment_id = $1`, [id])).rows.map((row) => [row.actor, row.starts.toISOString()]);
+      const cancelled = await create(clinic.server, appointmentFor(clinic, [], start, plus(start, 30)));
+      expect(await busyTimes(cancelled)).toEqual([[`Practitioner/${clinic.practitioner}`, new Date(start).toISOString()]]);
+      const stored = (await request(clinic.server, 'GET', `Appointment/${cancelled}`)).body;
+      expect((await request(clinic.server, 'PUT', `Appointment/${cancelled}`, { ...stored, status: 'cancelled', cancelationReason: { text: 'Practitioner is ill' } })).status).toBe(200);
+      expect(await busyTimes(cancelled)).toEqual([]);
+
+      const moved = await create(clinic.server, appointmentFor(clinic, [], start, plus(start, 30)));
+      const later = { ...(await request(clinic.server, 'GET', `Appointment/${moved}`)).body, start: plus(start, 60), end: plus(start, 90) };
+      expect((await request(clinic.server, 'PUT', `Appointment/${moved}`, later)).status).toBe(200);
+      expect(await busyTimes(moved)).toEqual([[`Practitioner/${clinic.practitioner}`, new Date(plus(start, 60)).toISOString()]]);
+      await create(clinic.server, appointmentFor(clinic, [], start, plus(start, 30), 'booked', clinic.otherPatient));
+    });
+
     it('refuses to move a booked appointment onto a taken slot, and leaves it where it was', async () => {
       const start = at('08:00:00');
       const first = await bookedAppointment(start);
