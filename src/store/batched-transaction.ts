@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { Queryable } from './database.js';
+import { queryPreparedOn } from './prepared-statements.js';
 
 /** Rows for one table, kept as parallel arrays (one per column) until they are written with `unnest`. */
 interface PendingRows {
@@ -114,7 +115,10 @@ export class BatchedTransaction implements Queryable {
     await this.send();
   }
 
-  /** Sends what is pending as one statement (in the transaction, once it has begun). */
+  /**
+   * Sends what is pending as one statement (in the transaction, once it has begun), prepared: its
+   * text is the same for every write of one shape, and its plan has no choice to get wrong.
+   */
   private async send(): Promise<void> {
     if (this.pending.size === 0 && this.deletes.length === 0) return;
     const values: unknown[] = [];
@@ -137,7 +141,7 @@ export class BatchedTransaction implements Queryable {
     this.pending.clear();
     this.deletes.length = 0;
     this.pendingValues = 0;
-    await this.client.query(`WITH ${steps.map((step, i) => `w${i} AS (${step})`).join(', ')} SELECT 1`, values);
+    await queryPreparedOn(this.client, `WITH ${steps.map((step, i) => `w${i} AS (${step})`).join(', ')} SELECT 1`, values);
   }
 
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
