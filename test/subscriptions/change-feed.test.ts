@@ -37,7 +37,7 @@ describe('the change feed reader', () => {
   }
 
   let counter = 0;
-  async function insertHistory(client: Queryable, id: string): Promise<number> {
+  async function insertHistory(client: Pick<Queryable, 'query'>, id: string): Promise<number> {
     const { rows } = await client.query<{ seq: string }>(
       `INSERT INTO resource_history (resource_type, id, version_id, last_updated, method, content)
        VALUES ('Patient', $1, 1, now(), 'POST', $2::jsonb) RETURNING seq`,
