@@ -21,9 +21,12 @@ export function toStoredVersion(row: VersionRow): StoredVersion {
   };
 }
 
-/** The current version (or the tombstone of a deleted resource), as stored JSON text. */
+/**
+ * The current version (or the tombstone of a deleted resource), as stored JSON text. Prepared, as
+ * is vread's: the statement is tiny, and its parsing and planning were a good part of its cost.
+ */
 export async function readCurrent(db: Queryable, resourceType: string, id: string): Promise<StoredVersion | undefined> {
-  const { rows } = await db.query<VersionRow>(
+  const { rows } = await db.queryPrepared<VersionRow>(
     `SELECT resource_type, id, version_id, last_updated, deleted, content::text AS json
        FROM resource WHERE resource_type = $1 AND id = $2`,
     [resourceType, id],
@@ -32,7 +35,7 @@ export async function readCurrent(db: Queryable, resourceType: string, id: strin
 }
 
 export async function readVersion(db: Queryable, resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
-  const { rows } = await db.query<VersionRow>(
+  const { rows } = await db.queryPrepared<VersionRow>(
     `SELECT resource_type, id, version_id, last_updated, method = 'DELETE' AS deleted, content::text AS json
        FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
     [resourceType, id, versionId],
