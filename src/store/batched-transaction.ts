@@ -116,8 +116,9 @@ export class BatchedTransaction implements Queryable {
   }
 
   /**
-   * Sends what is pending as one statement (in the transaction, once it has begun), prepared: its
-   * text is the same for every write of one shape, and its plan has no choice to get wrong.
+   * Sends what is pending as one statement (in the transaction, once it has begun), prepared when
+   * it changes at most one existing resource: its text is then the same for every write of one
+   * shape, and its plan has no choice to get wrong.
    */
   private async send(): Promise<void> {
     if (this.pending.size === 0 && this.deletes.length === 0) return;
@@ -127,6 +128,9 @@ export class BatchedTransaction implements Queryable {
       values.push(...own);
       return sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`);
     };
+    // Deletes repeat per changed resource: a Bundle of updates makes a text of its own, which is
+    // worth no prepared statement (a connection keeps only so many).
+    const prepare = new Set(this.deletes.map((d) => d.sql)).size === this.deletes.length;
     const steps = this.deletes.map((d) => renumber(d.sql, d.values));
     for (const rows of this.pending.values()) {
       const arrays = rows.values.map((column, i) => {
@@ -141,7 +145,8 @@ export class BatchedTransaction implements Queryable {
     this.pending.clear();
     this.deletes.length = 0;
     this.pendingValues = 0;
-    await queryPreparedOn(this.client, `WITH ${steps.map((step, i) => `w${i} AS (${step})`).join(', ')} SELECT 1`, values);
+    const text = `WITH ${steps.map((step, i) => `w${i} AS (${step})`).join(', ')} SELECT 1`;
+    await (prepare ? queryPreparedOn(this.client, text, values) : this.client.query(text, values));
   }
 
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {

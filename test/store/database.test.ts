@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Database, PG_ERRORS } from '../../src/store/index.js';
+import { Database, PG_ERRORS, type BatchedTransaction } from '../../src/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 describe('Database.queryPrepared', () => {
@@ -48,5 +48,41 @@ describe('Database.queryPrepared', () => {
     await expect(db.queryPrepared('SELECT pg_sleep($1::float8)', [1], 50)).rejects.toMatchObject({ code: PG_ERRORS.queryCanceled });
     expect((await db.queryPrepared<{ slept: string }>('SELECT pg_sleep($1::float8)::text AS slept', [0.01], 1000)).rows).toEqual([{ slept: '' }]);
     expect((await db.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0].statement_timeout).toBe('0');
+  });
+});
+
+describe('the batched writes of a transaction', () => {
+  let database: TestDatabase;
+  let db: Database;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    db = new Database(database.url, 1);
+    await db.query('CREATE TABLE scratch (k text, v text)');
+  });
+
+  afterAll(async () => {
+    await db?.close();
+    await database?.drop();
+  });
+
+  const preparedBatches = async () =>
+    Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE 'WITH w0 AS (%'`)).rows[0].n);
+  const insert = (tx: BatchedTransaction, k: string) =>
+    tx.insertLater('scratch', [
+      { name: 'k', type: 'text[]', value: k },
+      { name: 'v', type: 'text[]', value: 'x' },
+    ]);
+
+  it('are one prepared statement when they change at most one existing row set, planned afresh when they change several', async () => {
+    for (const k of ['a', 'b']) await db.transaction(async (tx) => insert(tx, k));
+    expect(await preparedBatches()).toBe(1);
+
+    await db.transaction(async (tx) => {
+      for (const k of ['a', 'b']) tx.deleteLater('DELETE FROM scratch WHERE k = $1', [k]);
+      insert(tx, 'c');
+    });
+    expect(await preparedBatches()).toBe(1);
+    expect((await db.query('SELECT k FROM scratch ORDER BY k')).rows).toEqual([{ k: 'c' }]);
   });
 });
