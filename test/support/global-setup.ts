@@ -34,9 +34,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   const adminUrl = process.env.DATABASE_URL ?? (embedded as EmbeddedDatabase).url;
   const template = `fhir_template_${process.pid}`;
-  await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${template}`);
-  await adminQuery(adminUrl, `CREATE DATABASE ${template}`);
-  await migrate(databaseUrl(adminUrl, template));
+  try {
+    await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${template}`);
+    await adminQuery(adminUrl, `CREATE DATABASE ${template}`);
+    await migrate(databaseUrl(adminUrl, template));
+  } catch (error) {
+    // Vitest runs no teardown after a failed setup: a failing migration would leave the embedded server running.
+    await embedded?.stop();
+    throw error;
+  }
   project.provide('adminDatabaseUrl', adminUrl);
   project.provide('templateDatabase', template);
   return async () => {
