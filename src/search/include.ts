@@ -1,7 +1,7 @@
 import { errors } from '../errors.js';
 import { isResourceType } from '../definitions/index.js';
 import type { Queryable, StoredVersion } from '../store/index.js';
-import { toStoredVersion } from '../store/read.js';
+import { readSelected } from '../store/read.js';
 import type { SearchParameterRegistry } from './registry.js';
 import type { IncludeRule } from './request.js';
 
@@ -19,16 +19,6 @@ function checkRule(registry: SearchParameterRegistry, rule: IncludeRule, name: s
   const param = registry.get(rule.source, rule.param);
   if (param?.type !== 'reference') throw errors.invalidSearchValue(name, `${rule.source}:${rule.param}`, `${rule.param} is not a reference parameter of ${rule.source}`);
   if (rule.target && !isResourceType(rule.target)) throw errors.invalidSearchValue(name, `${rule.source}:${rule.param}:${rule.target}`, `${rule.target} is not a resource type`);
-}
-
-/** The current, not deleted versions of the resources `keys` selects (pairs of type and id), at most `limit`. */
-async function readSelected(db: Queryable, keys: string, values: unknown[], limit: number): Promise<StoredVersion[]> {
-  const { rows } = await db.query(
-    `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content::text AS json
-       FROM resource r WHERE NOT r.deleted AND (r.resource_type, r.id) IN (${keys}) LIMIT ${Number(limit)}`,
-    values,
-  );
-  return rows.map(toStoredVersion);
 }
 
 /** The resources the given ones refer to through the rule's parameter (`_include`). */

@@ -14,10 +14,10 @@ function statementName(text: string): string {
 /**
  * Runs `text` as a named prepared statement of the connection: PostgreSQL plans it for its first
  * runs and then, when a generic plan costs no more, reuses that plan. For the searches, whose
- * planning cost more than their execution, and the write path's batched inserts, whose parsing and
- * planning were about a fifth of PostgreSQL's time per create. A connection prepares at most PREPARED_PER_CONNECTION
- * statements; the pools replace their connections now and then (MAX_USES_PER_CONNECTION), and
- * the statements go with them.
+ * planning cost more than their execution, reads by id, and the write path's batched inserts, whose
+ * parsing and planning were about a fifth of PostgreSQL's time per create. A connection prepares at
+ * most PREPARED_PER_CONNECTION statements; the pools replace their connections now and then
+ * (MAX_USES_PER_CONNECTION), and the statements go with them.
  */
 export function queryPreparedOn<R extends pg.QueryResultRow>(client: pg.ClientBase, text: string, values: unknown[]): Promise<pg.QueryResult<R>> {
   let names = preparedNames.get(client);

@@ -43,15 +43,21 @@ export async function readVersion(db: Queryable, resourceType: string, id: strin
   return rows[0] && toStoredVersion(rows[0]);
 }
 
-/** Current, not deleted versions of many resources at once (for _include, transactions). */
-export async function readMany(db: Queryable, refs: { resourceType: string; id: string }[]): Promise<StoredVersion[]> {
-  if (refs.length === 0) return [];
+/** Current, not deleted versions of many resources at once (for transactions). */
+export function readMany(db: Queryable, refs: { resourceType: string; id: string }[]): Promise<StoredVersion[]> {
+  if (refs.length === 0) return Promise.resolve([]);
+  return readSelected(db, 'SELECT * FROM unnest($1::text[], $2::text[])', [refs.map((r) => r.resourceType), refs.map((r) => r.id)]);
+}
+
+/**
+ * The current, not deleted versions of the resources a query selects: `keys` is SQL giving pairs of
+ * type and id (its values in `values`); at most `limit` of them (_include, _revinclude).
+ */
+export async function readSelected(db: Queryable, keys: string, values: unknown[], limit?: number): Promise<StoredVersion[]> {
   const { rows } = await db.query<VersionRow>(
     `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content::text AS json
-       FROM resource r JOIN unnest($1::text[], $2::text[]) AS k(resource_type, id)
-         ON r.resource_type = k.resource_type AND r.id = k.id
-      WHERE NOT r.deleted`,
-    [refs.map((r) => r.resourceType), refs.map((r) => r.id)],
+       FROM resource r WHERE NOT r.deleted AND (r.resource_type, r.id) IN (${keys})${limit === undefined ? '' : ` LIMIT ${Number(limit)}`}`,
+    values,
   );
   return rows.map(toStoredVersion);
 }

@@ -2,19 +2,33 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Database, PG_ERRORS, type BatchedTransaction } from '../../src/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
-describe('Database.queryPrepared', () => {
-  let database: TestDatabase;
-  /** One connection: every statement below runs in the same session. */
-  let db: Database;
+let database: TestDatabase;
 
-  beforeAll(async () => {
-    database = await createTestDatabase();
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+
+afterAll(async () => {
+  await database?.drop();
+});
+
+/** A handle with one connection, of its own: every statement through it runs in the same session. */
+function oneSession(): () => Database {
+  let db: Database;
+  beforeAll(() => {
     db = new Database(database.url, 1);
   });
-
   afterAll(async () => {
     await db?.close();
-    await database?.drop();
+  });
+  return () => db;
+}
+
+describe('Database.queryPrepared', () => {
+  const session = oneSession();
+  let db: Database;
+  beforeAll(() => {
+    db = session();
   });
 
   const preparedCount = async (text: string) =>
@@ -52,18 +66,11 @@ describe('Database.queryPrepared', () => {
 });
 
 describe('the batched writes of a transaction', () => {
-  let database: TestDatabase;
+  const session = oneSession();
   let db: Database;
-
   beforeAll(async () => {
-    database = await createTestDatabase();
-    db = new Database(database.url, 1);
+    db = session();
     await db.query('CREATE TABLE scratch (k text, v text)');
-  });
-
-  afterAll(async () => {
-    await db?.close();
-    await database?.drop();
   });
 
   const preparedBatches = async () =>

@@ -114,7 +114,6 @@ export class AuditLog {
         .catch((error: unknown) => this.log.error({ err: error, events: batch.length }, 'audit events could not be written'));
     } while (this.queue.length >= BATCH_SIZE);
   }
-
 }
 
 /**
