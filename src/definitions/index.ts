@@ -10,12 +10,29 @@ import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhir
 /** R4 has no SubscriptionStatus resource (it is R4B/R5; the backport IG uses Parameters). */
 const NOT_R4 = new Set(['SubscriptionStatus']);
 
+/**
+ * Drops what only people read (narrative, differential, mappings, element prose: about half of
+ * the definitions' size) from a StructureDefinition the server keeps in memory for every process.
+ */
+function withoutDocumentation(sd: StructureDefinition): StructureDefinition {
+  const { text: _text, differential: _differential, mapping: _mapping, ...kept } = sd;
+  if (!kept.snapshot?.element) return kept;
+  const element = kept.snapshot.element.map(({ definition: _d, comment: _c, requirements: _r, mapping: _m, alias: _a, ...rest }) => rest);
+  return { ...kept, snapshot: { ...kept.snapshot, element } };
+}
+
+/** A bundle of StructureDefinitions, each without its documentation. */
+function readStructureDefinitions(file: string): Bundle<StructureDefinition> {
+  const bundle = readJson(file) as Bundle<StructureDefinition>;
+  return { ...bundle, entry: bundle.entry?.map((entry) => (entry.resource ? { ...entry, resource: withoutDocumentation(entry.resource) } : entry)) };
+}
+
 let loaded: { resourceTypes: string[]; structureDefinitions: Map<string, StructureDefinition> } | undefined;
 
 function load(): NonNullable<typeof loaded> {
   if (loaded) return loaded;
-  const types = readJson('fhir/r4/profiles-types.json') as Bundle<StructureDefinition>;
-  const resources = readJson('fhir/r4/profiles-resources.json') as Bundle<StructureDefinition>;
+  const types = readStructureDefinitions('fhir/r4/profiles-types.json');
+  const resources = readStructureDefinitions('fhir/r4/profiles-resources.json');
   indexStructureDefinitionBundle(types);
   indexStructureDefinitionBundle(resources);
   indexSearchParameterBundle(readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>);

@@ -23,6 +23,8 @@ export function definitionsSource(): TerminologySource {
     for (const entry of (readJson(file) as Bundle<ValueSet | CodeSystem>).entry ?? []) {
       const resource = entry.resource;
       if (!resource?.url) continue;
+      // The narrative is for people (a tenth of the process's memory); expansion never reads it.
+      delete resource.text;
       if (resource.resourceType === 'ValueSet') valueSets.set(resource.url, resource);
       else if (resource.resourceType === 'CodeSystem') codeSystems.set(resource.url, resource);
     }
