@@ -9,15 +9,31 @@ export function rewriteReferences<T>(value: T, ids: ReadonlyMap<string, string>)
   return rewrite(value, ids) as T;
 }
 
+/**
+ * Copy on write: an array or object is copied only when something inside it changes, so that the
+ * resources of a large Bundle are not held twice (the original stays intact for a retry).
+ */
 function rewrite(value: unknown, ids: ReadonlyMap<string, string>, key?: string): unknown {
   if (typeof value === 'string') {
     const replacement = ids.get(value);
     if (replacement) return replacement;
     return key === 'div' ? rewriteNarrativeLinks(value, ids) : value;
   }
-  if (Array.isArray(value)) return value.map((item) => rewrite(item, ids));
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, i) => {
+      const rewritten = rewrite(item, ids);
+      if (rewritten !== item) (copy ??= [...value])[i] = rewritten;
+    });
+    return copy ?? value;
+  }
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, rewrite(v, ids, k)]));
+    let copy: Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(value)) {
+      const rewritten = rewrite(v, ids, k);
+      if (rewritten !== v) (copy ??= { ...value })[k] = rewritten;
+    }
+    return copy ?? value;
   }
   return value;
 }
