@@ -23,6 +23,22 @@ export interface PendingColumn {
   select?: string;
 }
 
+/**
+ * The JSON documents of a batch by placeholder: a version's content goes to `resource` and to
+ * `resource_history`, and is sent (escaped, transferred, parsed) once for both.
+ */
+class SharedDocuments {
+  private readonly seen: { column: unknown[]; placeholder: string }[] = [];
+
+  find(column: unknown[]): string | undefined {
+    return this.seen.find((known) => known.column.length === column.length && known.column.every((value, i) => value === column[i]))?.placeholder;
+  }
+
+  add(column: unknown[], placeholder: string): void {
+    this.seen.push({ column, placeholder });
+  }
+}
+
 /** Pending rows past this many bind values are written at once (PostgreSQL takes at most 65535 per statement). */
 const MAX_PENDING_VALUES = 20_000;
 
@@ -132,10 +148,15 @@ export class BatchedTransaction implements Queryable {
     // worth no prepared statement (a connection keeps only so many).
     const prepare = new Set(this.deletes.map((d) => d.sql)).size === this.deletes.length;
     const steps = this.deletes.map((d) => renumber(d.sql, d.values));
+    const placeholders = new SharedDocuments();
     for (const rows of this.pending.values()) {
       const arrays = rows.values.map((column, i) => {
+        const shared = rows.types[i] === 'jsonb[]' ? placeholders.find(column) : undefined;
+        if (shared) return shared;
         values.push(column);
-        return `$${values.length}::${rows.types[i]}`;
+        const placeholder = `$${values.length}::${rows.types[i]}`;
+        if (rows.types[i] === 'jsonb[]') placeholders.add(column, placeholder);
+        return placeholder;
       });
       const aliases = rows.columns.map((_, i) => `c${i}`).join(', ');
       steps.push(

@@ -7,8 +7,17 @@ const PREPARED_PER_CONNECTION = 100;
 /** The statements each connection has prepared. */
 const preparedNames = new WeakMap<pg.ClientBase, Set<string>>();
 
+/** Names by text, for the texts seen most recently: the same few texts come back on every request. */
+const namesByText = new Map<string, string>();
+const NAMES_KEPT = 1000;
+
 function statementName(text: string): string {
-  return `s_${createHash('sha1').update(text).digest('base64url')}`;
+  let name = namesByText.get(text);
+  if (name) return name;
+  name = `s_${createHash('sha1').update(text).digest('base64url')}`;
+  if (namesByText.size >= NAMES_KEPT) namesByText.clear();
+  namesByText.set(text, name);
+  return name;
 }
 
 /**

@@ -92,4 +92,24 @@ describe('the batched writes of a transaction', () => {
     expect(await preparedBatches()).toBe(1);
     expect((await db.query('SELECT k FROM scratch ORDER BY k')).rows).toEqual([{ k: 'c' }]);
   });
+
+  it('send a JSON document written to two tables once', async () => {
+    await db.query('CREATE TABLE scratch_current (k text, doc jsonb); CREATE TABLE scratch_versions (k text, doc jsonb)');
+    const doc = JSON.stringify({ resourceType: 'Patient', id: 'p1' });
+    await db.transaction(async (tx) => {
+      for (const table of ['scratch_versions', 'scratch_current']) {
+        tx.insertLater(table, [
+          { name: 'k', type: 'text[]', value: 'p1' },
+          { name: 'doc', type: 'jsonb[]', value: doc },
+        ]);
+      }
+    });
+    const { rows } = await db.query<{ statement: string }>(`SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%scratch_current%'`);
+    const documentPlaceholders = rows[0].statement.match(/\$\d+::jsonb\[\]/g);
+    expect(documentPlaceholders).toHaveLength(2);
+    expect(new Set(documentPlaceholders).size).toBe(1);
+    for (const table of ['scratch_versions', 'scratch_current']) {
+      expect((await db.query(`SELECT k, doc FROM ${table}`)).rows).toEqual([{ k: 'p1', doc: { resourceType: 'Patient', id: 'p1' } }]);
+    }
+  });
 });
