@@ -1,6 +1,6 @@
 import { isResourceType } from '../definitions/index.js';
 import type { AccessClaims } from './access-token.js';
-import { parseResourceScope, splitScopes, type Permission, type ResourceScope } from './scopes.js';
+import { grantsFhirUser, parseResourceScope, splitScopes, type Permission, type ResourceScope } from './scopes.js';
 
 /**
  * What one request may touch, compiled once from its access token and handed to storage and search
@@ -32,6 +32,8 @@ export function compilePolicy(claims: AccessClaims): AccessPolicy {
     .filter((scope) => (scope.context === 'patient' ? Boolean(claims.patient) : true))
     .filter((scope) => (claims.role === 'patient' ? scope.context === 'patient' : true))
     .filter((scope) => (scope.context === 'system' ? claims.role === undefined : true));
+  const ownResource = ownResourceScope(claims);
+  if (ownResource) scopes.push(ownResource);
   return {
     clientId: claims.client_id,
     userId: claims.role ? claims.sub : undefined,
@@ -41,6 +43,17 @@ export function compilePolicy(claims: AccessClaims): AccessPolicy {
     admin: splitScopes(claims.scope).includes('admin') && (claims.role === undefined || claims.role === 'admin'),
     scopes,
   };
+}
+
+/**
+ * `openid fhirUser` (v1 `openid profile`) is "permission to retrieve information about the current
+ * logged-in user" (SMART scopes-and-launch-context.html): the user's own resource (`Practitioner/123`)
+ * may be read, that one resource only, whatever the resource scopes say.
+ */
+function ownResourceScope(claims: AccessClaims): ResourceScope | undefined {
+  if (!claims.fhirUser || !grantsFhirUser(splitScopes(claims.scope))) return undefined;
+  const [resourceType, id] = claims.fhirUser.split('/');
+  return { context: 'user', resourceType, permissions: new Set(['r']), query: new URLSearchParams({ _id: id }), text: 'fhirUser' };
 }
 
 /** No token: the public endpoints (the CapabilityStatement). Grants nothing. */

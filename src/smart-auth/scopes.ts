@@ -46,6 +46,14 @@ export function parseResourceScope(text: string, isResourceType: (type: string) 
   return { context: context as ScopeContext, resourceType, permissions: new Set(permissions), query: query ? new URLSearchParams(query) : undefined, text };
 }
 
+/**
+ * Whether the scopes ask for the user's identity as a FHIR resource: `openid fhirUser` (SMART v2) or
+ * `openid profile` (v1). Then the id_token carries `fhirUser`, and the user may read that resource.
+ */
+export function grantsFhirUser(scopes: string[]): boolean {
+  return scopes.includes('openid') && (scopes.includes('fhirUser') || scopes.includes('profile'));
+}
+
 /** Splits a `scope` parameter (space separated), dropping duplicates. */
 export function splitScopes(scope: string | undefined): string[] {
   return [...new Set((scope ?? '').split(/\s+/).filter(Boolean))];

@@ -154,9 +154,20 @@ describe('client assertions (private_key_jwt)', () => {
     expectOAuthError(await token(await assertion(rsa, service.client_id, { iss: 'someone-else' }), { client_id: service.client_id }), 401, 'invalid_client');
   });
 
-  it('refuses a missing or wrong client_assertion_type, and something that is not a JWT', async () => {
-    const good = await assertion(rsa, service.client_id);
-    expectOAuthError(await token(good, { client_assertion_type: 'urn:example:other' }), 401, 'invalid_client');
+  it('answers an unsupported or missing client_assertion_type as a malformed request (400 invalid_request), issuing nothing', async () => {
+    const jti = randomUUID();
+    const good = await assertion(rsa, service.client_id, { jti });
+    for (const assertionType of ['not_an_assertion_type', '']) {
+      const response = await token(good, { client_assertion_type: assertionType });
+      expectOAuthError(response, 400, 'invalid_request');
+      expect(response.body.error_description).toMatch(/client_assertion_type/);
+      expect(response.body.access_token).toBeUndefined();
+    }
+    const { rows } = await server.db.query('SELECT jti FROM auth_assertion_jti WHERE jti = $1', [jti]);
+    expect(rows).toEqual([]);
+  });
+
+  it('refuses something that is not a JWT', async () => {
     expectOAuthError(await token('not.a.jwt', { client_id: service.client_id }), 401, 'invalid_client');
   });
 

@@ -1,4 +1,4 @@
-import { generateKeyPair, SignJWT } from 'jose';
+import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TestServer } from '../support/test-server.js';
 import {
@@ -73,7 +73,7 @@ describe('introspection and revocation', () => {
       expect(await introspect(server.app, foreign)).toEqual({ active: false });
     });
 
-    it('describes an active access token, launch context and fhirUser included', async () => {
+    it('describes an active access token with its launch context', async () => {
       const { access_token } = await userTokens();
       const body = await introspect(server.app, access_token);
       expect(body).toMatchObject({
@@ -84,11 +84,27 @@ describe('introspection and revocation', () => {
         iss: TEST_BASE_URL,
         aud: FHIR_BASE,
         patient: 'p1',
-        fhirUser: 'Practitioner/doc1',
       });
       expect(typeof body.sub).toBe('string');
       expect(body.exp as number).toBeGreaterThan(Date.now() / 1000);
       expect(body.iat as number).toBeLessThanOrEqual(Date.now() / 1000 + 1);
+    });
+
+    it('reports iss, sub and fhirUser exactly as the id_token carries them (SMART token-introspection.html)', async () => {
+      const { access_token, id_token } = await userTokens();
+      const idToken = decodeJwt(id_token);
+      const body = await introspect(server.app, access_token);
+      expect(idToken.fhirUser).toBe(`${FHIR_BASE}/Practitioner/doc1`);
+      expect({ iss: body.iss, sub: body.sub, fhirUser: body.fhirUser }).toEqual({ iss: idToken.iss, sub: idToken.sub, fhirUser: idToken.fhirUser });
+    });
+
+    it('leaves fhirUser out when the token was granted no fhirUser scope', async () => {
+      const { verifier, challenge } = pkce();
+      const { code } = await authorizeAs(server.app, { clientId: client.client_id, scope: 'openid launch/patient patient/*.rs', challenge }, 'doc', 'p1');
+      const { body: tokens } = await exchangeCode(server.app, client.client_id, code, verifier);
+      const body = await introspect(server.app, tokens.access_token);
+      expect(body).toMatchObject({ active: true, scope: 'openid launch/patient patient/*.rs', patient: 'p1' });
+      expect(body).not.toHaveProperty('fhirUser');
     });
 
     it('describes an active refresh token', async () => {

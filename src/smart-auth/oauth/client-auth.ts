@@ -33,7 +33,8 @@ function basicCredentials(authorization: string): Presented {
 }
 
 function assertionCredentials(params: OAuthParams): Presented {
-  if (params.client_assertion_type !== ASSERTION_TYPE) throw oauthErrors.invalidClient(`client_assertion_type must be ${ASSERTION_TYPE}`);
+  // An unsupported parameter value makes the request malformed (RFC 6749 §5.2: invalid_request, 400), before any client is authenticated.
+  if (params.client_assertion_type !== ASSERTION_TYPE) throw oauthErrors.invalidRequest(`client_assertion_type must be ${ASSERTION_TYPE}`);
   const assertion = params.client_assertion as string;
   const clientId = params.client_id ?? assertionIssuer(assertion);
   if (!clientId) throw oauthErrors.invalidClient('The client assertion names no client (iss)');

@@ -1,6 +1,7 @@
 import { SignJWT } from 'jose';
 import type { SmartAuth } from '../index.js';
 import { SIGNING_ALG } from '../keys.js';
+import { grantsFhirUser } from '../scopes.js';
 
 const ID_TOKEN_SECONDS = 3600;
 
@@ -10,6 +11,14 @@ export interface IdTokenInput {
   /** An absolute URL of the user's FHIR resource, when the `fhirUser` scope was granted. */
   fhirUser?: string;
   nonce?: string;
+}
+
+/**
+ * The `fhirUser` claim as the id_token carries it, an absolute URL (`{FHIR base}/Practitioner/123`),
+ * when the scopes grant it; token introspection reports the same value (SMART token-introspection.html).
+ */
+export function fhirUserClaim(fhirBaseUrl: string, scopes: string[], fhirUser: string | undefined): string | undefined {
+  return fhirUser && grantsFhirUser(scopes) ? `${fhirBaseUrl}/${fhirUser}` : undefined;
 }
 
 /** The OpenID Connect id_token (Core §2): RS256, signed with the same published keys as access tokens. */

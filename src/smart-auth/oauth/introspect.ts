@@ -1,9 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { oauthErrors } from '../auth-errors.js';
+import { splitScopes } from '../scopes.js';
 import { bearerClaims, bearerToken } from './bearer.js';
 import { authenticateClient } from './client-auth.js';
 import { isConfidential } from './clients.js';
 import type { OAuthServer } from './context.js';
+import { fhirUserClaim } from './id-token.js';
 import { formBody, required, singleValued, type OAuthParams } from './form.js';
 
 type Introspection = { active: false } | ({ active: true } & Record<string, unknown>);
@@ -21,6 +23,7 @@ async function authorizeCaller(request: FastifyRequest, params: OAuthParams, ser
 async function introspectAccessToken(server: OAuthServer, token: string): Promise<Introspection | undefined> {
   const claims = await server.auth.tokens.inspect(token);
   if (!claims) return undefined;
+  const fhirUser = fhirUserClaim(server.fhirBaseUrl, splitScopes(claims.scope), claims.fhirUser);
   return {
     active: true,
     token_type: 'Bearer',
@@ -33,7 +36,7 @@ async function introspectAccessToken(server: OAuthServer, token: string): Promis
     aud: claims.aud,
     ...(claims.patient && { patient: claims.patient }),
     ...(claims.encounter && { encounter: claims.encounter }),
-    ...(claims.fhirUser && { fhirUser: claims.fhirUser }),
+    ...(fhirUser && { fhirUser }),
   };
 }
 

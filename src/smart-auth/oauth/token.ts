@@ -10,7 +10,7 @@ import type { GrantContext, IssuedFromCode } from './codes.js';
 import type { OAuthServer } from './context.js';
 import { formBody, required, singleValued, type OAuthParams } from './form.js';
 import { boundByRole, notCoveredBy } from './granted-scopes.js';
-import { issueIdToken } from './id-token.js';
+import { fhirUserClaim, issueIdToken } from './id-token.js';
 import { verifierMatches } from './pkce.js';
 
 /** The token response (RFC 6749 §5.1) with SMART's launch context fields. */
@@ -70,7 +70,7 @@ async function userTokenResponse(
   }
   response.smart_style_url = server.endpoints.smartStyle;
   if (scope.includes('openid')) {
-    const fhirUser = scope.includes('fhirUser') || scope.includes('profile') ? `${server.fhirBaseUrl}/${user.fhirUser}` : undefined;
+    const fhirUser = fhirUserClaim(server.fhirBaseUrl, scope, user.fhirUser);
     response.id_token = await issueIdToken(server.auth, { userId: user.id, clientId: client.clientId, fhirUser, nonce });
   }
   return { response, access: { jti, exp } };
