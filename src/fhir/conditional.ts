@@ -18,6 +18,18 @@ export async function findConditionalMatches(context: InteractionContext, type: 
   return context.search.findMatches(context.tx, type, criteria, 2, context.access);
 }
 
+/**
+ * The search criteria of an `If-None-Exist` header (http.html#ccreate): `[parameters]`, or the same
+ * as a relative URL, `?[parameters]` or `[type]?[parameters]`, as clients send it too.
+ */
+export function ifNoneExistCriteria(header: string, type: string): string {
+  const criteria = header.trim();
+  const prefix = /^([A-Za-z]*)\?/.exec(criteria);
+  if (!prefix) return criteria;
+  if (prefix[1] && prefix[1] !== type) throw errors.badRequest(`If-None-Exist names ${prefix[1]}, but the resource is a ${type}`);
+  return criteria.slice(prefix[0].length);
+}
+
 /** Exactly one match or none; many is 412 (http.html#cond-update, #ccreate). */
 export async function findSingleMatch(context: InteractionContext, type: string, criteria: string): Promise<StoredVersion | undefined> {
   const matches = await findConditionalMatches(context, type, criteria);

@@ -16,8 +16,12 @@ function httpDate(value: Date | string): string {
   return new Date(value).toUTCString();
 }
 
-export function versionHeaders(version: { versionId: number; lastUpdated: Date | string }): Record<string, string> {
-  return { etag: etag(version.versionId), 'last-modified': httpDate(version.lastUpdated) };
+/** ETag and Last-Modified of a version, and its exact instant for Bundle entries. */
+export function versionFields(version: { versionId: number; lastUpdated: Date | string }): Required<Pick<FhirResponse, 'headers' | 'lastModified'>> {
+  return {
+    headers: { etag: etag(version.versionId), 'last-modified': httpDate(version.lastUpdated) },
+    lastModified: new Date(version.lastUpdated).toISOString(),
+  };
 }
 
 type ReturnPreference = 'minimal' | 'representation' | 'OperationOutcome';
@@ -42,7 +46,7 @@ export function renderResource(query: URLSearchParams, stored: { json?: string; 
 }
 
 export function storedResponse(request: FhirRequest, version: StoredVersion, status = 200): FhirResponse {
-  return { status, headers: versionHeaders(version), ...renderResource(request.query, { json: version.json }) };
+  return { status, ...versionFields(version), ...renderResource(request.query, { json: version.json }) };
 }
 
 type Written = { resourceType: string; id: string; versionId: number; lastUpdated: Date | string };
@@ -56,14 +60,13 @@ function preferredResponse(
   representation: Pick<FhirResponse, 'body' | 'json'>,
   message: string,
 ): FhirResponse {
-  const headers = {
-    ...versionHeaders(version),
-    location: versionedUrl(context.baseUrl, version.resourceType, version.id, version.versionId),
-  };
+  const { headers, lastModified } = versionFields(version);
+  const location = versionedUrl(context.baseUrl, version.resourceType, version.id, version.versionId);
+  const answer = { status, lastModified, headers: { ...headers, location } };
   const preference = returnPreference(request.headers.prefer);
-  if (preference === 'minimal') return { status, headers };
-  if (preference === 'OperationOutcome') return { status, headers, body: informational(message) };
-  return { status, headers, ...representation };
+  if (preference === 'minimal') return answer;
+  if (preference === 'OperationOutcome') return { ...answer, body: informational(message) };
+  return { ...answer, ...representation };
 }
 
 /** The answer to a create, update or patch. */

@@ -32,6 +32,8 @@ export interface FhirResponse {
   /** A resource to serialise, or `json`, stored text served without re-serialising. */
   body?: Resource;
   json?: string;
+  /** The exact instant of the version answered (`Last-Modified` has whole seconds), for a Bundle entry's `response.lastModified`. */
+  lastModified?: string;
 }
 
 /** What an interaction runs with: the store, the public base URL and, inside a transaction Bundle, its transaction. */

@@ -151,6 +151,27 @@ describe('batch', () => {
     expect(invalid.response.outcome.resourceType).toBe('OperationOutcome');
   });
 
+  it('gives each entry the exact instant of the version it wrote, also without a resource in the answer', async () => {
+    const existing = await seed(server, patient());
+    const response = await postBundle(
+      server,
+      batch([
+        { resource: patient(), request: { method: 'POST', url: 'Patient' } },
+        { request: { method: 'DELETE', url: existing } },
+      ]),
+      { prefer: 'return=minimal' },
+    );
+    expect(response.status, response.text).toBe(200);
+    const [created, deleted] = response.body.entry;
+    const storedInstant = async (reference: string) => {
+      const [type, id] = reference.split('/');
+      const { rows } = await server.db.query<{ last_updated: Date }>('SELECT last_updated FROM resource WHERE resource_type = $1 AND id = $2', [type, id]);
+      return rows[0].last_updated.toISOString();
+    };
+    expect(created.response.lastModified).toBe(await storedInstant(referenceOf(created.response.location)));
+    expect(deleted.response.lastModified).toBe(await storedInstant(existing));
+  });
+
   it('a batch whose every entry fails still answers 200 with a batch-response and writes nothing', async () => {
     const before = await rowCounts(server);
     const response = await postBundle(

@@ -525,8 +525,10 @@ describe('the transaction-response Bundle (bundle.html#transaction-response)', (
     expect(lastModified).toBeGreaterThanOrEqual(before - 1000);
     expect(lastModified).toBeLessThanOrEqual(Date.now() + 1000);
     expect(created.response.lastModified).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/);
-    // The instant of the stored version (HTTP dates, which it is carried in, have whole seconds).
-    expect(Math.floor(lastModified / 1000)).toBe(Math.floor(Date.parse(created.resource.meta.lastUpdated) / 1000));
+    // Exactly the stored version's instant, not the whole seconds of the HTTP Last-Modified header.
+    expect(created.response.lastModified).toBe(created.resource.meta.lastUpdated);
+    expect(updated.response.lastModified).toBe(updated.resource.meta.lastUpdated);
+    expect(read.response.lastModified).toBe(read.resource.meta.lastUpdated);
 
     expect(putCreated.response).toMatchObject({ status: '201 Created', location: 'http://fhir.test/fhir/Patient/tx-resp-put/_history/1', etag: 'W/"1"' });
     expect(read.response.status).toBe('200 OK');

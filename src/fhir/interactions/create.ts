@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { newResourceId, type WriteResult } from '../../store/index.js';
-import { findSingleMatch } from '../conditional.js';
+import { findSingleMatch, ifNoneExistCriteria } from '../conditional.js';
 import { requireResourceBody } from '../request-body.js';
 import { existingResponse, writeResponse } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
@@ -21,7 +21,7 @@ export async function create(request: FhirRequest, context: InteractionContext, 
   if (!criteria) return writeResponse(request, context, await createResource(context, body), `Created ${type}`);
   return context.store.inTransaction(context.tx, async (tx) => {
     const inTx = { ...context, tx };
-    const existing = await findSingleMatch(inTx, type, criteria.replace(/^\?/, ''));
+    const existing = await findSingleMatch(inTx, type, ifNoneExistCriteria(criteria, type));
     if (existing) return existingResponse(request, inTx, existing);
     return writeResponse(request, inTx, await createResource(inTx, body), `Created ${type}`);
   });

@@ -2,7 +2,7 @@ import { errors } from '../../errors.js';
 import type { WriteResult } from '../../store/index.js';
 import { findConditionalMatches } from '../conditional.js';
 import { isValidId } from '../ids.js';
-import { informational, returnPreference, versionHeaders } from '../response.js';
+import { informational, returnPreference, versionFields } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { parseETagVersion } from '../versions.js';
 import { write } from '../write.js';
@@ -14,9 +14,9 @@ import { write } from '../write.js';
  */
 function deleteResponse(request: FhirRequest, results: WriteResult[], message: string): FhirResponse {
   const deleted = results.filter((r) => r.outcome === 'deleted');
-  const headers = deleted.length === 1 ? versionHeaders(deleted[0]) : undefined;
-  if (returnPreference(request.headers.prefer) === 'minimal') return { status: 204, headers };
-  return { status: 200, headers, body: informational(message) };
+  const version = deleted.length === 1 ? versionFields(deleted[0]) : {};
+  if (returnPreference(request.headers.prefer) === 'minimal') return { status: 204, ...version };
+  return { status: 200, ...version, body: informational(message) };
 }
 
 /** delete: DELETE [type]/[id]. Logical: the history stays, later reads are 410. */

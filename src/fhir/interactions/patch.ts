@@ -1,5 +1,5 @@
 import type { Parameters, Resource } from '@medplum/fhirtypes';
-import { errors } from '../../errors.js';
+import { errors, FhirError } from '../../errors.js';
 import { findSingleMatch } from '../conditional.js';
 import { isValidId } from '../ids.js';
 import { applyFhirPathPatch, applyJsonPatch } from '../patch/index.js';
@@ -18,9 +18,20 @@ function patchFunction(request: FhirRequest): (current: Resource) => Resource {
   if (request.bodyFormat === 'resource' && body?.resourceType === 'Parameters') {
     return (current) => applyFhirPathPatch(current, body as Parameters);
   }
-  throw errors.unsupportedMediaType(
-    'PATCH takes application/json-patch+json, or a FHIRPath Patch Parameters resource as application/fhir+json',
-  );
+  if (request.body === undefined) throw errors.invalidPatch('the request has no body');
+  throw unsupportedPatchFormat(request);
+}
+
+/** What was sent instead of a patch, for the 415. */
+function describeBody(request: FhirRequest): string {
+  if (request.bodyFormat === 'form') return 'application/x-www-form-urlencoded';
+  const resourceType = (request.body as { resourceType?: unknown } | null)?.resourceType;
+  return typeof resourceType === 'string' ? `a ${resourceType}` : 'not a FHIR resource';
+}
+
+function unsupportedPatchFormat(request: FhirRequest): FhirError {
+  const message = `PATCH takes application/json-patch+json, or a FHIRPath Patch Parameters resource as application/fhir+json; this body is ${describeBody(request)}`;
+  return new FhirError(415, 'unsupported-media-type', 'not-supported', message);
 }
 
 /** patch: PATCH [type]/[id] (http.html#patch), applied to the current version under its lock. */

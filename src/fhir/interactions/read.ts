@@ -1,5 +1,5 @@
 import { errors } from '../../errors.js';
-import { storedResponse, versionHeaders } from '../response.js';
+import { storedResponse, versionFields } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { parseETagVersion } from '../versions.js';
 import { readableCurrent } from '../access-checks.js';
@@ -23,7 +23,7 @@ export async function read(request: FhirRequest, context: InteractionContext, ty
   const current = await readableCurrent(context, type, id);
   if (current.deleted) throw errors.gone(type, id, current.versionId);
   if (clientCopyIsCurrent(request, current.versionId, current.lastUpdated)) {
-    return { status: 304, headers: versionHeaders(current) };
+    return { status: 304, ...versionFields(current) };
   }
   return storedResponse(request, current);
 }

@@ -2,7 +2,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { errors } from '../../errors.js';
 import { isResourceType } from '../../definitions/index.js';
 import { bundleJson } from '../bundle.js';
-import { findSingleMatch } from '../conditional.js';
+import { findSingleMatch, ifNoneExistCriteria } from '../conditional.js';
 import { parseEntry, requireBundle, type ParsedEntry } from '../transaction/entries.js';
 import { entryFailure, errorResponse, responseEntryJson } from '../transaction/entry-response.js';
 import { conditionalReferences, rewriteReferences } from '../transaction/references.js';
@@ -102,7 +102,7 @@ async function planIdentity(
   if (!type || !isResourceType(type) || entry.id?.startsWith('$')) return;
   if (request.method === 'POST' && !entry.id) {
     const ifNoneExist = request.headers.ifNoneExist;
-    const existing = ifNoneExist ? await findSingleMatch(context, type, ifNoneExist.replace(/^\?/, '')) : undefined;
+    const existing = ifNoneExist ? await findSingleMatch(context, type, ifNoneExistCriteria(ifNoneExist, type)) : undefined;
     const plan: PlannedCreate = existing
       ? { kind: 'existing', response: existingResponse(request, context, existing) }
       : { kind: 'create', id: newResourceId() };

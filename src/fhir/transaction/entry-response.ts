@@ -11,14 +11,13 @@ function statusLine(status: number): string {
 /** The Bundle entry that reports one entry's outcome (bundle.html#transaction-response). */
 export function responseEntryJson(response: FhirResponse): string {
   const headers = response.headers ?? {};
-  const lastModified = headers['last-modified'] ? new Date(headers['last-modified']).toISOString() : undefined;
   // An OperationOutcome answer (an error, a delete's report, Prefer: return=OperationOutcome) is the entry's outcome, not its resource.
   const outcome = response.body?.resourceType === 'OperationOutcome' ? (response.body as OperationOutcome) : undefined;
   return entryJson({
     fullUrl: headers.location?.replace(/\/_history\/\d+$/, ''),
     resourceJson: outcome ? undefined : response.json,
     resource: outcome ? undefined : response.body,
-    response: { status: statusLine(response.status), location: headers.location, etag: headers.etag, lastModified, outcome },
+    response: { status: statusLine(response.status), location: headers.location, etag: headers.etag, lastModified: response.lastModified, outcome },
   });
 }
 

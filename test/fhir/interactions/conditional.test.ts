@@ -118,6 +118,44 @@ describe('conditional interactions', () => {
         expect(issueText(response)).toMatch(/Unknown search parameter "favourite-colour"/);
       });
     });
+
+    it.each([
+      ['?identifier=…', (mrn: string) => `?${criteria(mrn)}`],
+      ['Patient?identifier=…', (mrn: string) => `Patient?${criteria(mrn)}`],
+    ])('takes the criteria written as a relative URL, %s', async (_form, ifNoneExist) => {
+      const mrn = freshMrn();
+      const existing = await createWithMrn(mrn);
+
+      await expectNothingWritten(async () => {
+        const response = await post(withMrn(mrn), ifNoneExist(mrn));
+        expect(response.status, response.text).toBe(200);
+        expect(response.body.id).toBe(existing);
+      });
+    });
+
+    it('answers 400 when the criteria name another type than the resource\'s, and creates nothing', async () => {
+      await expectNothingWritten(async () => {
+        const response = await post(patient(), `Observation?${criteria(freshMrn())}`);
+        expectOperationOutcome(response, 400);
+        expect(issueText(response)).toContain('If-None-Exist names Observation');
+      });
+    });
+
+    it('takes Type?criteria in a transaction entry\'s ifNoneExist too', async () => {
+      const mrn = freshMrn();
+      const existing = await createWithMrn(mrn);
+      const bundle = {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ resource: withMrn(mrn), request: { method: 'POST', url: 'Patient', ifNoneExist: `Patient?${criteria(mrn)}` } }],
+      };
+
+      const response = await fhirRequest(server.app, 'POST', '/fhir', bundle);
+      expect(response.status, response.text).toBe(200);
+      expect(response.body.entry[0].response.status).toBe('200 OK');
+      expect(response.body.entry[0].response.location).toBe(`${FHIR_BASE}/Patient/${existing}/_history/1`);
+      expect(await countWithMrn(mrn)).toBe(1);
+    });
   });
 
   describe('conditional update (PUT [type]?criteria)', () => {

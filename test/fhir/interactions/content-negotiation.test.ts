@@ -50,6 +50,20 @@ describe('content negotiation', () => {
       });
     });
 
+    it.each([
+      ['POST', '/fhir/Patient', 'application/x-www-form-urlencoded'],
+      ['POST', '/fhir/Patient', 'application/json-patch+json'],
+      ['PUT', '/fhir/Patient/form-body', 'application/x-www-form-urlencoded'],
+      ['PUT', '/fhir/Patient/form-body', 'application/json-patch+json'],
+    ] as const)('answers %s %s with a body sent as %s (a format that holds no resource) 415 naming it, and writes nothing', async (method, url, contentType) => {
+      await expectNothingWritten(async () => {
+        const payload = JSON.stringify(patient({ id: 'form-body' }));
+        const response = await fhirRequest(server.app, method, url, payload, { 'content-type': contentType });
+        expectOperationOutcome(response, 415);
+        expect(issueText(response)).toContain(contentType);
+      });
+    });
+
     it('answers 415 for a body sent without a Content-Type', async () => {
       await expectNothingWritten(async () => {
         const response = await server.app.inject({

@@ -146,6 +146,32 @@ describe('operations', () => {
       expectOperationOutcome(await post('/fhir/Patient/$validate?mode=delete'), 400);
     });
 
+    it('reports a profile it cannot validate against as an error, never as a pass (resource-operation-validate.html)', async () => {
+      const profile = 'http://example.org/StructureDefinition/my-patient';
+      await expectNothingWritten(async () => {
+        const response = await post(`/fhir/Patient/$validate?profile=${encodeURIComponent(profile)}`, patient());
+        expect(response.status).toBe(200);
+        expect(errorsOf(response)).toEqual([expect.objectContaining({ code: 'not-supported', diagnostics: expect.stringContaining(profile) })]);
+      });
+    });
+
+    it('takes the profile from a Parameters body too', async () => {
+      const profile = 'http://example.org/StructureDefinition/my-patient';
+      const response = await post('/fhir/Patient/$validate', {
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'resource', resource: patient() },
+          { name: 'profile', valueUri: profile },
+        ],
+      });
+      expect(errorsOf(response)).toEqual([expect.objectContaining({ code: 'not-supported', diagnostics: expect.stringContaining(profile) })]);
+    });
+
+    it('validates against the base definition of the type when that is the profile named', async () => {
+      expectValid(await post(`/fhir/Patient/$validate?profile=${encodeURIComponent('http://hl7.org/fhir/StructureDefinition/Patient')}`, patient()));
+      expectValid(await post(`/fhir/Patient/$validate?profile=${encodeURIComponent('http://hl7.org/fhir/StructureDefinition/Patient|4.0.1')}`, patient()));
+    });
+
     it('answers 400 for an unknown mode', async () => {
       expectOperationOutcome(await post('/fhir/Patient/$validate?mode=upsert', patient()), 400);
     });

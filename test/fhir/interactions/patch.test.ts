@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FHIR_BASE, fhirRequest, startTestServer, type TestServer } from '../../support/test-server.js';
-import { expectOperationOutcome, issueExpressions, patient, rowCounts, storedRows } from './support.js';
+import { expectOperationOutcome, issueExpressions, issueText, patient, rowCounts, storedRows } from './support.js';
 
 const JSON_PATCH = { 'content-type': 'application/json-patch+json' };
 
@@ -230,10 +230,31 @@ describe('patch', () => {
       });
     });
 
-    it('answers 415 for a FHIR resource that is not a Parameters patch', async () => {
+    it('answers 415 for a FHIR resource that is not a Parameters patch, saying what PATCH takes and what it got', async () => {
       const id = await createPatient();
       await expectNothingWritten(async () => {
-        expectOperationOutcome(await patch(id, patient({ id, gender: 'female' })), 415);
+        const response = await patch(id, patient({ id, gender: 'female' }));
+        expectOperationOutcome(response, 415);
+        expect(issueText(response)).toContain('PATCH takes application/json-patch+json, or a FHIRPath Patch Parameters resource');
+        expect(issueText(response)).toContain('this body is a Patient');
+      });
+    });
+
+    it('answers 415 naming a form body', async () => {
+      const id = await createPatient();
+      await expectNothingWritten(async () => {
+        const response = await patch(id, 'gender=female', { 'content-type': 'application/x-www-form-urlencoded' });
+        expectOperationOutcome(response, 415);
+        expect(issueText(response)).toContain('this body is application/x-www-form-urlencoded');
+      });
+    });
+
+    it('answers 400 for a PATCH without a body', async () => {
+      const id = await createPatient();
+      await expectNothingWritten(async () => {
+        const response = await fhirRequest(server.app, 'PATCH', `/fhir/Patient/${id}`);
+        expectOperationOutcome(response, 400);
+        expect(issueText(response)).toContain('the request has no body');
       });
     });
 
