@@ -82,6 +82,7 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
   const audit = new AuditLog(store, app.log);
   store.addWriteHook(audit.writeHook());
   auth.audit = audit;
+  audit.start();
   // close() only ends idle connections: the keep-alive connection of a request in flight would hold
   // the shutdown open until its idle timeout, so a response sent while closing ends its connection.
   let closing = false;
@@ -91,7 +92,7 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
   app.addHook('onClose', async () => {
     await subscriptions.stop();
     await scheduling.stop();
-    await audit.flush();
+    await audit.stop();
     await search.stop();
     await auth.stop();
   });

@@ -13,7 +13,8 @@ function recordingStore() {
       open += 1;
       if (open > 1) overlapped = true;
       const writes: string[] = [];
-      await work(writes);
+      // The transaction's writes, and an empty outbox of change records.
+      await work(Object.assign(writes, { query: async () => ({ rows: [] }) }));
       await new Promise((resolve) => setTimeout(resolve, 5));
       transactions.push(writes);
       open -= 1;

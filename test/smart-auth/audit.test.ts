@@ -22,9 +22,10 @@ describe('AuditEvents', () => {
   });
   afterAll(async () => server?.close());
 
-  it('audits a write in the same transaction as the change, with agent, entity, outcome and source', async () => {
+  it('audits a write with agent, entity, outcome and source', async () => {
     const created = await fhirRequest(server.app, 'POST', '/fhir/Patient', { resourceType: 'Patient' }, { authorization: `Bearer ${practitionerToken}` });
     expect(created.status).toBe(201);
+    await server.auth.audit?.flush();
     const { rows } = await server.db.query(
       `SELECT content FROM resource WHERE resource_type = 'AuditEvent' AND content->'entity'->0->'what'->>'reference' = $1`,
       [`Patient/${created.body.id}`],
@@ -61,6 +62,7 @@ describe('AuditEvents', () => {
     const response = await fhirRequest(server.app, 'POST', '/fhir', bundle, { authorization: `Bearer ${practitionerToken}` });
     expect(response.status).toBe(200);
     const [first, second] = response.body.entry.map((e: { response: { location: string } }) => e.response.location.replace(/^.*\/fhir\//, '').split('/_history')[0]);
+    await server.auth.audit?.flush();
 
     const { rows } = await server.db.query(
       `SELECT content FROM resource WHERE resource_type = 'AuditEvent' AND content @> $1::jsonb`,
@@ -73,6 +75,16 @@ describe('AuditEvents', () => {
     const updates = await auditEvents(server, 'entity=Patient/audited-put&subtype=update&agent=Practitioner/doc');
     expect(updates).toHaveLength(1);
     expect(updates[0].entity).toEqual([{ what: { reference: 'Patient/audited-put' } }]);
+  });
+
+  it('keeps the record of a change in its own transaction until it is written as an AuditEvent, by whichever process gets there', async () => {
+    // What a process that committed a change and died before writing its record leaves behind.
+    const event = interactionEvent({ interaction: 'delete', requester: { clientId: 'crashed-app' }, status: 200, references: ['Patient/left-behind'] });
+    await server.db.query('INSERT INTO audit_outbox (event) VALUES ($1)', [JSON.stringify(event)]);
+    await server.auth.audit?.flush();
+    const [record] = await auditEvents(server, 'entity=Patient/left-behind');
+    expect(record).toMatchObject({ action: 'D', subtype: [{ code: 'delete' }], agent: [{ who: { identifier: { value: 'crashed-app' } } }] });
+    expect((await server.db.query('SELECT count(*)::int AS n FROM audit_outbox')).rows[0].n).toBe(0);
   });
 
   it('audits reads and searches (after the response), and admins can search the records', async () => {

@@ -8,18 +8,31 @@ const BATCH_SIZE = 200;
 const FLUSH_MS = 200;
 /** One transaction writes at most this many: a backlog is written in large batches, which cost less per event. */
 const MAX_BATCH = 2000;
+/** How often each process looks for change records left in the outbox (by a process that died before writing them). */
+const OUTBOX_SWEEP_MS = 10_000;
 /** Entities one merged record names at most (see mergeAlike): a record stays a few kilobytes. */
 const MAX_ENTITIES = 200;
 
+/** Takes the oldest change records from the outbox, skipping those another process is taking. */
+async function takeFromOutbox(tx: BatchedTransaction, limit: number): Promise<AuditEvent[]> {
+  const { rows } = await tx.query<{ seq: string; event: AuditEvent }>(
+    'DELETE FROM audit_outbox WHERE seq IN (SELECT seq FROM audit_outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING seq, event',
+    [limit],
+  );
+  return rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map((row) => row.event);
+}
+
 /**
  * AuditEvents, stored as FHIR resources through the one write path (searchable by admins).
- * A change is audited inside its own transaction (the write hook), so the two commit or vanish
- * together. What changes nothing (reads, searches, refused requests, authentication) is recorded
- * after the fact, in batches, off the request's path.
+ * A change's record is written inside the change's own transaction (the write hook), so the two
+ * commit or vanish together: as a row of `audit_outbox`, which the writer here turns into
+ * AuditEvents with the other records, in batches. What changes nothing (reads, searches, refused
+ * requests, authentication) is recorded after the fact, in the same batches, off the request's path.
  */
 export class AuditLog {
   private queue: AuditEvent[] = [];
   private timer?: NodeJS.Timeout;
+  private sweeper?: NodeJS.Timeout;
   /** The one write in progress: events that arrive meanwhile wait for it and go in the next batch. */
   private draining?: Promise<void>;
 
@@ -33,9 +46,11 @@ export class AuditLog {
   }
 
   /**
-   * Audits the changes made on a requester's behalf in the changes' own transaction, as it ends:
-   * one AuditEvent per kind of change (create, update, patch, delete) and requester, naming every
-   * resource changed, so a transaction Bundle of 200 creates is one record, not 200.
+   * Records the changes made on a requester's behalf in the changes' own transaction, as it ends:
+   * one record per kind of change (create, update, patch, delete) and requester, naming every
+   * resource changed, so a transaction Bundle of 200 creates is one record, not 200. The record goes
+   * to the outbox (one small row, in the transaction's batched insert) and becomes an AuditEvent
+   * with the next batch.
    */
   writeHook(): WriteHook {
     return {
@@ -58,6 +73,19 @@ export class AuditLog {
     return changes;
   }
 
+  /** Writes the records the outbox holds now, and looks again every OUTBOX_SWEEP_MS. */
+  start(): void {
+    void this.startDrain();
+    this.sweeper = setInterval(() => void this.startDrain(), OUTBOX_SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /** Writes everything queued and stops looking at the outbox. */
+  async stop(): Promise<void> {
+    clearInterval(this.sweeper);
+    await this.flush();
+  }
+
   private async auditChanges(tx: BatchedTransaction, changes: Change[]): Promise<void> {
     const groups = new Map<string, { change: Change; references: string[] }>();
     const requesterNumbers = new Map<unknown, number>();
@@ -70,8 +98,12 @@ export class AuditLog {
     }
     for (const { change, references } of groups.values()) {
       const status = change.operation === 'create' ? 201 : 200;
-      await this.write(interactionEvent({ interaction: change.operation, requester: { access: change.access }, status, references }), tx);
+      const event = interactionEvent({ interaction: change.operation, requester: { access: change.access }, status, references });
+      tx.insertLater('audit_outbox', [{ name: 'event', type: 'jsonb[]', value: JSON.stringify(event) }]);
     }
+    // The records are there once the change commits, a moment from now (a later drain or the sweep
+    // takes them if this one comes too early).
+    this.timer ??= setTimeout(() => void this.startDrain(), FLUSH_MS);
   }
 
   /** Records an event soon, in the background. */
@@ -82,9 +114,10 @@ export class AuditLog {
     else this.timer ??= setTimeout(() => void this.startDrain(), FLUSH_MS);
   }
 
-  /** Writes everything queued (at shutdown; in tests); resolves when the queue is empty. */
+  /** Writes everything queued and everything in the outbox (at shutdown; in tests); resolves when both are empty. */
   async flush(): Promise<void> {
-    while (this.draining || this.queue.length > 0) await (this.draining ?? this.startDrain());
+    do await (this.draining ?? this.startDrain());
+    while (this.draining || this.queue.length > 0);
   }
 
   /**
@@ -105,14 +138,22 @@ export class AuditLog {
   }
 
   private async drain(): Promise<void> {
+    let outboxFull: boolean;
     do {
-      const batch = mergeAlike(this.queue.splice(0, MAX_BATCH));
-      await this.store
+      const queued = this.queue.splice(0, MAX_BATCH);
+      const taken = await this.store
         .transaction(async (tx) => {
-          for (const event of batch) await this.write(event, tx);
+          const changes = await takeFromOutbox(tx, MAX_BATCH);
+          for (const event of mergeAlike([...changes, ...queued])) await this.write(event, tx);
+          return changes.length;
         })
-        .catch((error: unknown) => this.log.error({ err: error, events: batch.length }, 'audit events could not be written'));
-    } while (this.queue.length >= BATCH_SIZE);
+        // The change records stay in the outbox for the next attempt; the others are lost.
+        .catch((error: unknown) => {
+          this.log.error({ err: error, events: queued.length }, 'audit events could not be written');
+          return 0;
+        });
+      outboxFull = taken === MAX_BATCH;
+    } while (this.queue.length >= BATCH_SIZE || outboxFull);
   }
 }
 
