@@ -67,6 +67,11 @@ export const errors = {
     new FhirError(400, 'invalid-patch', 'invalid', `Invalid patch: ${message}`, expression ? [issueAt(expression, `Invalid patch: ${message}`)] : []),
   unauthorized: (message = 'Authentication required') => new FhirError(401, 'unauthorized', 'login', message),
   forbidden: (message = 'Forbidden') => new FhirError(403, 'forbidden', 'forbidden', message),
+  /** The token is valid but its scopes do not reach this: 403 with the RFC 6750 §3 challenge. */
+  insufficientScope: (message: string) =>
+    new FhirError(403, 'insufficient-scope', 'forbidden', message, [], {
+      'www-authenticate': `Bearer realm="fhir", error="insufficient_scope", error_description="${message.replace(/"/g, "'")}"`,
+    }),
   unknownType: (type: string) => new FhirError(404, 'unknown-type', 'not-supported', `Unknown resource type "${type}"`),
   notFound: (type: string, id: string) => new FhirError(404, 'not-found', 'not-found', `${type}/${id} not found`),
   versionNotFound: (type: string, id: string, version: string) =>

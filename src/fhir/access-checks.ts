@@ -8,13 +8,13 @@ const WORDS: Record<Permission, string> = { c: 'create', r: 'read', u: 'update',
 /** The token must grant the permission on the type at all (403 otherwise: the client knows the type exists). */
 export function requirePermission(context: InteractionContext, type: string, permission: Permission): void {
   if (grantingScopes(context.access, type, permission).length === 0) {
-    throw errors.forbidden(`The access token does not grant ${WORDS[permission]} on ${type}`);
+    throw errors.insufficientScope(`The access token does not grant ${WORDS[permission]} on ${type}`);
   }
 }
 
 /** Search at system level (no type) needs some search permission. */
 export function requireAnySearch(context: InteractionContext): void {
-  if (!context.access.scopes.some((scope) => scope.permissions.has('s'))) throw errors.forbidden('The access token grants no search');
+  if (!context.access.scopes.some((scope) => scope.permissions.has('s'))) throw errors.insufficientScope('The access token grants no search');
 }
 
 /**
@@ -49,5 +49,5 @@ export async function readableCurrent(context: InteractionContext, type: string,
 }
 
 export function requireAdmin(context: InteractionContext): void {
-  if (!context.access.admin) throw errors.forbidden('This needs the admin scope');
+  if (!context.access.admin) throw errors.insufficientScope('This needs the admin scope');
 }

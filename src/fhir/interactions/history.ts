@@ -43,7 +43,7 @@ async function visibleHistory(context: InteractionContext, type?: string, id?: s
     return undefined;
   }
   if (type) requirePermission(context, type, 'r');
-  else if (!context.access.scopes.some((scope) => scope.permissions.has('r'))) throw errors.forbidden('The access token grants no read');
+  else if (!context.access.scopes.some((scope) => scope.permissions.has('r'))) throw errors.insufficientScope('The access token grants no read');
   if (type && isUnconfinedFor(context, type, 'r')) return undefined;
   // Unfiltered only for an admin with an unconfined wildcard: a wildcard alone does not reach audit records.
   const everything = context.access.admin && context.access.scopes.some((scope) => scope.resourceType === '*' && scope.permissions.has('r') && isUnconfined(scope));

@@ -48,6 +48,16 @@ describe('errors', () => {
     });
   });
 
+  describe('403 Forbidden for a token whose scopes do not reach the request', () => {
+    it('carries the RFC 6750 insufficient_scope challenge and an OperationOutcome saying what is missing', async () => {
+      const token = await server.auth.tokens.issue({ sub: 'narrow-app', client_id: 'narrow-app', scope: 'system/Observation.rs' });
+      const response = await fhirRequest(server.app, 'GET', `/fhir/Patient/${existingId}`, undefined, { authorization: `Bearer ${token}` });
+      expectOperationOutcome(response, 403);
+      expect(response.headers['www-authenticate']).toBe('Bearer realm="fhir", error="insufficient_scope", error_description="The access token does not grant read on Patient"');
+      expect(response.body.issue[0]).toMatchObject({ code: 'forbidden', details: { coding: [{ system: ERROR_CODE_SYSTEM, code: 'insufficient-scope' }] } });
+    });
+  });
+
   describe('404 Not Found', () => {
     it.each([
       ['outside /fhir', 'GET', '/not-fhir/Patient'],
