@@ -1,4 +1,4 @@
-import { AUDIT_TYPE, grantingScopes, grantsUnconfined, type AccessPolicy, type Permission, type ResourceScope } from '../smart-auth/index.js';
+import { AUDIT_TYPE, grantingScopes, grantsUnconfined, SHARED_READ_PERMISSIONS, sharedResourceTypes, type AccessPolicy, type Permission, type ResourceScope } from '../smart-auth/index.js';
 import type { StoredVersion } from '../store/index.js';
 import { compartmentCondition } from './compartment.js';
 import { splitValues } from './parse.js';
@@ -16,14 +16,55 @@ function applicableScopes(policy: AccessPolicy, types: string[], permissions: Pe
   return [...named];
 }
 
-/** What one scope lets through: its type, the launch patient's compartment for `patient/`, its query. */
-async function scopeCondition(context: BuildContext, policy: AccessPolicy, scope: ResourceScope, alias: string): Promise<SqlFragment> {
+/**
+ * Types R4's Patient compartment leaves out that still belong to one patient, by the parameter that
+ * names the patient: a `patient/` scope reaches the launch patient's (US Core reads a patient's
+ * implantable devices with patient scopes).
+ */
+const PATIENT_OWNED_OUTSIDE_COMPARTMENT: [type: string, param: string][] = [['Device', 'patient']];
+
+/** The launch patient's resources: the compartment, and the patient-owned types outside it. */
+function launchPatientCondition(patient: string, alias: string): SqlFragment {
+  const owned = PATIENT_OWNED_OUTSIDE_COMPARTMENT.map(([type, param]) =>
+    fragment(
+      `${alias}.resource_type = $? AND EXISTS (SELECT 1 FROM search_reference po
+        WHERE po.resource_type = ${alias}.resource_type AND po.id = ${alias}.id AND po.param = $? AND po.target_type = 'Patient' AND po.target_id = $?)`,
+      type,
+      param,
+      patient,
+    ),
+  );
+  return or([compartmentCondition('Patient', patient, alias), ...owned]);
+}
+
+/**
+ * The types outside the compartment that a `patient/` scope opens for the asked permissions: the
+ * shared types it names, when it grants one of the asked permissions that reads (see `sharedResourceTypes`).
+ * Never for create, update or delete.
+ */
+function sharedTypesOpened(scope: ResourceScope, permissions: Permission[]): string[] {
+  if (!permissions.some((permission) => scope.permissions.has(permission) && SHARED_READ_PERMISSIONS.has(permission))) return [];
+  const shared = sharedResourceTypes();
+  if (scope.resourceType === '*') return [...shared];
+  return shared.has(scope.resourceType) ? [scope.resourceType] : [];
+}
+
+/**
+ * What one scope lets through: its type, the launch patient's compartment for `patient/` (for
+ * reading and searching, the shared types outside it as well), its query.
+ */
+async function scopeCondition(context: BuildContext, policy: AccessPolicy, scope: ResourceScope, permissions: Permission[], alias: string): Promise<SqlFragment> {
   const parts: SqlFragment[] = [];
   if (scope.resourceType !== '*') parts.push(fragment(`${alias}.resource_type = $?`, scope.resourceType));
   else parts.push(fragment(`${alias}.resource_type <> $?`, AUDIT_TYPE)); // see AUDIT_TYPE: wildcards do not reach audit records
   if (scope.context === 'patient') {
     if (!policy.patient) return FALSE;
-    parts.push(compartmentCondition('Patient', policy.patient, alias));
+    const shared = sharedTypesOpened(scope, permissions);
+    const inCompartment = launchPatientCondition(policy.patient, alias);
+    if (shared.length === 0) parts.push(inCompartment);
+    // A wildcard: the compartment's types within it, the shared types all of them.
+    else if (scope.resourceType === '*') parts.push(or([inCompartment, fragment(`${alias}.resource_type = ANY($?::text[])`, shared)]));
+    // A shared type named by the scope: no confinement (its query, if any, still applies below).
   }
   if (scope.query) {
     // A query narrows one type; on `*` it would mean a different search per type: grant nothing.
@@ -46,7 +87,7 @@ export async function accessCondition(
 ): Promise<SqlFragment> {
   const scopes = applicableScopes(policy, types, permissions);
   if (scopes.length === 0) return FALSE;
-  const conditions = await Promise.all(scopes.map((scope) => scopeCondition(context, policy, scope, alias)));
+  const conditions = await Promise.all(scopes.map((scope) => scopeCondition(context, policy, scope, permissions, alias)));
   return conditions.some((c) => c === TRUE || c.sql === 'TRUE') ? TRUE : or(conditions);
 }
 

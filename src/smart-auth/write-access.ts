@@ -33,6 +33,10 @@ export function writeAccessHook(visibility: Visibility): WriteHook {
       if (!access || !change.previous) return;
       const permission = permissionOf(change);
       if (confined(access, change, permission) && !(await visibility.isVisible(tx, access, change.resourceType, change.id, [permission]))) {
+        // What the token may read but not change (a Practitioner under `patient/*.cruds`) is 403; the rest does not exist for it.
+        if (await visibility.isVisible(tx, access, change.resourceType, change.id, ['r'])) {
+          throw errors.forbidden(`The access token does not allow ${permission === 'd' ? 'deleting' : 'changing'} ${change.resourceType}/${change.id}`);
+        }
         throw errors.notFound(change.resourceType, change.id);
       }
     },
