@@ -35,15 +35,19 @@ async function referencedBy(db: Queryable, rule: IncludeRule, from: Key[], limit
   );
 }
 
-/** The resources of the rule's type that refer to the given ones through its parameter (`_revinclude`). */
+/**
+ * The resources of the rule's type that refer to the given ones through its parameter
+ * (`_revinclude`); a target type (`Provenance:target:Patient`) keeps only references to that type.
+ */
 async function referringTo(db: Queryable, rule: IncludeRule, to: Key[], limit: number): Promise<StoredVersion[]> {
-  if (to.length === 0) return [];
+  const targets = rule.target ? to.filter((t) => t.resourceType === rule.target) : to;
+  if (targets.length === 0) return [];
   return readSelected(
     db,
     `SELECT x.resource_type, x.id
        FROM search_reference x JOIN unnest($1::text[], $2::text[]) AS t(resource_type, id) ON t.resource_type = x.target_type AND t.id = x.target_id
       WHERE ($3::text IS NULL OR x.resource_type = $3) AND ($4::text IS NULL OR x.param = $4)`,
-    [to.map((t) => t.resourceType), to.map((t) => t.id), rule.source === '*' ? null : rule.source, rule.param === '*' ? null : rule.param],
+    [targets.map((t) => t.resourceType), targets.map((t) => t.id), rule.source === '*' ? null : rule.source, rule.param === '*' ? null : rule.param],
     limit,
   );
 }

@@ -1,5 +1,5 @@
 import { parseReference, type IndexRows } from './extract/index.js';
-import { splitValues } from './parse.js';
+import { splitValues, unescapeValue } from './parse.js';
 import type { SearchParameterRegistry } from './registry.js';
 import { isResultParameter } from './request.js';
 import { parseToken } from './sql/params/token.js';
@@ -60,7 +60,7 @@ export function compilePrefilter(registry: SearchParameterRegistry, type: string
     if (values.length !== given.length) decisive = false;
     const plain = values.length > 0 && !key.includes('.') && !key.includes(':');
     if (plain && key === '_id') {
-      ids.push(values);
+      ids.push(values.map(unescapeValue));
       continue;
     }
     const requirement = plain ? exactRequirement(registry, type, key, values, baseUrl) : undefined;
@@ -96,7 +96,8 @@ function tokenRequirement(param: string, value: string): Requirement[number] | u
   return { key: `t:${param}:pair`, value: `${system}|${code}` };
 }
 
-function referenceRequirement(param: string, value: string, baseUrl: string): Requirement[number] {
+function referenceRequirement(param: string, escaped: string, baseUrl: string): Requirement[number] {
+  const value = unescapeValue(escaped);
   if (!value.includes('/') && !value.includes(':')) return { key: `r:${param}:id`, value };
   const parsed = parseReference(value.replace(/\/_history\/[^/]+$/, ''), baseUrl);
   if (parsed?.targetType) return { key: `r:${param}:typed`, value: `${parsed.targetType}/${parsed.targetId}` };

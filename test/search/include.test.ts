@@ -182,6 +182,17 @@ describe('_revinclude', () => {
     expect(included(response)).toEqual(['Observation/obs-1']);
   });
 
+  it('keeps only references to the target type named: Provenance:target:Observation', async () => {
+    // prov-1 targets Observation/obs-1, so it refers to the matches only as an Observation.
+    expect(included(await searchOk(server, '/fhir/Observation?_id=obs-1&_revinclude=Provenance:target:Observation'))).toEqual(['Provenance/prov-1']);
+    expect(included(await searchOk(server, '/fhir/Observation?_id=obs-1&_revinclude=Provenance:target:Patient'))).toEqual([]);
+    // Iterating from pat-1 and its Observations, the target type picks which of them count.
+    const throughObservations = '/fhir/Patient?_id=pat-1&_revinclude=Observation:subject&_revinclude:iterate=Provenance:target:Observation';
+    expect(included(await searchOk(server, throughObservations))).toEqual(['Observation/obs-1', 'Observation/obs-3', 'Provenance/prov-1']);
+    const throughPatients = '/fhir/Patient?_id=pat-1&_revinclude=Observation:subject&_revinclude:iterate=Provenance:target:Patient';
+    expect(included(await searchOk(server, throughPatients))).toEqual(['Observation/obs-1', 'Observation/obs-3']);
+  });
+
   it('combines _include and _revinclude without duplicates', async () => {
     const response = await searchOk(
       server,

@@ -3,6 +3,7 @@ import { isResourceType } from '../../definitions/index.js';
 import type { ParamType, SearchParam } from '../registry.js';
 import { accessCondition } from '../access.js';
 import { isFullTextIndexed } from '../extract/text-values.js';
+import { unescapeValue } from '../parse.js';
 import type { BuildContext, CriterionBuilder } from './context.js';
 import { and, fragment, or, type SqlFragment, TRUE } from './fragment.js';
 import { compositeCriterion } from './params/composite.js';
@@ -34,6 +35,13 @@ const SPECIAL: Record<string, CriterionBuilder> = {
   _content: fullTextCriterion('content'),
   _list: listCriterion,
 };
+
+/**
+ * Types whose values hold separators of their own (`system|code`, `code$value`, `5.4|system|unit`,
+ * `system|value` of `:identifier`): their builders split a value first, then unescape each part.
+ * The others are given their values unescaped (search.html#escaping).
+ */
+const SPLITS_OWN_VALUES = new Set<ParamType>(['token', 'composite', 'quantity', 'reference']);
 
 /** A parameter the searched types do not define: the caller ignores it with a warning, or refuses it (strict). */
 export class UnknownParameterError extends FhirError {
@@ -127,11 +135,12 @@ export async function criterionCondition(context: BuildContext, types: string[],
   if ((name === '_text' || name === '_content') && types.some((type) => !isFullTextIndexed(type))) throw new UnknownParameterError(key, types);
   if (special) {
     const param = { code: name, type: 'special', url: '', targets: [] } as SearchParam;
-    return special(context, { name: key, param, modifier, values }, alias);
+    return special(context, { name: key, param, modifier, values: values.map(unescapeValue) }, alias);
   }
   const param = lookup(context, types, name, key);
   const builder = BY_TYPE[param.type];
   if (!builder) throw errors.badRequest(`Parameter "${name}" (${param.type}) is not searchable`);
   if (values.length === 0 || values.every((v) => v === '')) return fragment('TRUE');
-  return builder(context, { name: key, param, modifier, values }, alias);
+  const given = SPLITS_OWN_VALUES.has(param.type) ? values : values.map(unescapeValue);
+  return builder(context, { name: key, param, modifier, values: given }, alias);
 }

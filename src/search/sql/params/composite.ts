@@ -8,11 +8,7 @@ import { numberMatch } from './number.js';
 import { quantityMatch } from './quantity.js';
 import { likeEscape } from './string.js';
 import { tokenMatch } from './token.js';
-
-/** Splits a composite value on `$`, unless escaped as `\$` (search.html#escaping). */
-function splitComponents(value: string): string[] {
-  return value.split(/(?<!\\)\$/).map((part) => part.replace(/\\\$/g, '$'));
-}
+import { splitUnescaped, unescapeValue } from '../../parse.js';
 
 function secondComponent(name: string, component: ComponentParam, value: string, x: string): SqlFragment {
   switch (component.type) {
@@ -24,23 +20,24 @@ function secondComponent(name: string, component: ComponentParam, value: string,
         canonicalCode: `${x}.c2_canonical_code`, canonicalLow: `${x}.c2_canonical_low`, canonicalHigh: `${x}.c2_canonical_high`,
       });
     case 'number':
-      return numberMatch(name, value, { low: `${x}.c2_low`, high: `${x}.c2_high` });
+      return numberMatch(name, unescapeValue(value), { low: `${x}.c2_low`, high: `${x}.c2_high` });
     case 'date':
-      return dateMatch(name, value, { low: `${x}.c2_date_low`, high: `${x}.c2_date_high`, type: 'timestamptz' });
+      return dateMatch(name, unescapeValue(value), { low: `${x}.c2_date_low`, high: `${x}.c2_date_high`, type: 'timestamptz' });
     case 'string':
-      return fragment(`${x}.c2_text LIKE $?`, `${likeEscape(foldText(value))}%`);
+      return fragment(`${x}.c2_text LIKE $?`, `${likeEscape(foldText(unescapeValue(value)))}%`);
     default:
       throw errors.badRequest(`${name}: a ${component.type} component is not searchable`);
   }
 }
 
 function compositeMatch(name: string, components: ComponentParam[], value: string, x: string): SqlFragment {
-  const parts = splitComponents(value);
+  // Split on `$` unless escaped as `\$` (search.html#escaping); each component unescapes its own parts.
+  const parts = splitUnescaped(value, '$');
   if (parts.length !== components.length) {
     throw errors.invalidSearchValue(name, value, `expected ${components.length} components separated by $`);
   }
   const conditions = [tokenMatch(name, parts[0], { system: `${x}.c1_system`, code: `${x}.c1_code` }), secondComponent(name, components[1], parts[1], x)];
-  if (components[2]) conditions.push(numberMatch(name, parts[2], { low: `${x}.c3_low`, high: `${x}.c3_high` }));
+  if (components[2]) conditions.push(numberMatch(name, unescapeValue(parts[2]), { low: `${x}.c3_low`, high: `${x}.c3_high` }));
   return and(conditions);
 }
 

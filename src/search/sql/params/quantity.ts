@@ -3,6 +3,7 @@ import { toCanonical, UCUM_SYSTEM } from '../../ucum.js';
 import { indexExists, missingCondition, type CriterionBuilder } from '../context.js';
 import { and, fragment, or, type SqlFragment } from '../fragment.js';
 import { numberCondition, searchedNumber } from './number.js';
+import { splitUnescaped, unescapeValue } from '../../parse.js';
 
 /** The columns a quantity is compared with: an index row's, or a composite's component. */
 export interface QuantityColumns {
@@ -22,7 +23,7 @@ export interface QuantityColumns {
  * base units, so 1 g matches 1000 mg; other systems are compared by system and code, unconverted.
  */
 export function quantityMatch(name: string, value: string, columns: QuantityColumns): SqlFragment {
-  const parts = value.split('|');
+  const parts = splitUnescaped(value, '|').map(unescapeValue);
   if (parts.length !== 1 && parts.length !== 3) {
     throw errors.invalidSearchValue(name, value, 'expected [prefix]number|system|code, [prefix]number||unit or [prefix]number');
   }

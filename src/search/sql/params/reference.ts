@@ -4,6 +4,7 @@ import { parseReference } from '../../extract/index.js';
 import { indexExists, missingCondition, type CriterionBuilder } from '../context.js';
 import { fragment, or, type SqlFragment } from '../fragment.js';
 import { parseToken } from './token.js';
+import { unescapeValue } from '../../parse.js';
 
 /**
  * One reference value (search.html#reference): `id` (any target type, or the one the `:Type`
@@ -42,6 +43,6 @@ export const referenceCriterion: CriterionBuilder = (context, criterion, alias) 
     throw errors.badRequest(`Modifier :${modifier} is not supported on reference parameters; use a resource type, :identifier or :missing`);
   }
   return indexExists(context, 'search_reference', alias, param.code, (x) =>
-    or(values.map((v) => referenceMatch(name, v, modifier, context.baseUrl, x))),
+    or(values.map((v) => referenceMatch(name, unescapeValue(v), modifier, context.baseUrl, x))),
   );
 };

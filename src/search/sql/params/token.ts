@@ -4,13 +4,17 @@ import type { Coded } from '../../../terminology/index.js';
 import { indexExists, missingCondition, type BuildContext, type CriterionBuilder, type ParamCriterion } from '../context.js';
 import { and, fragment, or, wrap, type SqlFragment } from '../fragment.js';
 import { likeEscape } from './string.js';
+import { splitUnescaped, unescapeValue } from '../../parse.js';
 
-/** `system|code`, `|code` (no system), `system|` (any code of the system), `code` (any system). */
+/**
+ * `system|code`, `|code` (no system), `system|` (any code of the system), `code` (any system);
+ * an escaped `\|` is part of the system or code (search.html#escaping).
+ */
 export function parseToken(value: string): { system?: string | null; code?: string } {
-  const bar = value.indexOf('|');
-  if (bar < 0) return { code: value };
-  const system = value.slice(0, bar);
-  const code = value.slice(bar + 1);
+  const [first, ...rest] = splitUnescaped(value, '|');
+  if (rest.length === 0) return { code: unescapeValue(first) };
+  const system = unescapeValue(first);
+  const code = unescapeValue(rest.join('|'));
   return { system: system === '' ? null : system, code: code === '' ? undefined : code };
 }
 
@@ -35,13 +39,13 @@ const tokenColumns = (x: string): TokenColumns => ({ system: `${x}.system`, code
 
 /** `:text`: the display or text starts with the value, at any word (search.html#modifiers). */
 function textMatch(value: string, x: string): SqlFragment {
-  const folded = likeEscape(foldText(value));
+  const folded = likeEscape(foldText(unescapeValue(value)));
   return fragment(`(${x}.text LIKE $? OR ${x}.text LIKE $?)`, `${folded}%`, `% ${folded}%`);
 }
 
 /** `:of-type` on Identifier: `typeSystem|typeCode|value`. */
 function ofTypeMatch(criterion: ParamCriterion, value: string, x: string): SqlFragment {
-  const parts = value.split('|');
+  const parts = splitUnescaped(value, '|').map(unescapeValue);
   if (parts.length !== 3 || !parts[1] || !parts[2]) {
     throw errors.invalidSearchValue(criterion.name, value, 'expected [type system]|[type code]|[value]');
   }
@@ -99,7 +103,7 @@ export const tokenCriterion: CriterionBuilder = async (context, criterion, alias
       return exists((x) => or(values.map((v) => ofTypeMatch(criterion, v, x))));
     case 'in':
     case 'not-in': {
-      const codes = (await Promise.all(values.map((v) => valueSetCodes(context, criterion, v)))).flat();
+      const codes = (await Promise.all(values.map((v) => valueSetCodes(context, criterion, unescapeValue(v))))).flat();
       const found = exists((x) => inCodes(codes, x));
       return modifier === 'in' ? found : wrap('NOT ', found, '');
     }
