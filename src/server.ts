@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import { loadDefinitions } from './definitions/index.js';
 import { errors } from './errors.js';
 import { fhirHttp } from './fhir/http.js';
+import { BulkExportRunner, bulkExportHttp } from './fhir/operations/bulk-export/index.js';
 import { storeOwnOperationDefinitions } from './fhir/operations/definitions.js';
 import { assertValidResource } from './fhir/validation/index.js';
 import { Scheduling } from './resources/index.js';
@@ -89,7 +90,10 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
   app.addHook('preClose', async () => {
     closing = true;
   });
+  // $export jobs: run by whichever process claims them; status and files are served from PostgreSQL.
+  const bulkExport = new BulkExportRunner({ db, search, log: app.log });
   app.addHook('onClose', async () => {
+    await bulkExport.stop();
     await subscriptions.stop();
     await scheduling.stop();
     await audit.stop();
@@ -121,6 +125,7 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
     bodyLimit: config.bodyLimit,
     rateLimitPerMinute: config.rateLimitPerMinute,
   });
+  bulkExportHttp(app, { db, auth, fhirBaseUrl });
   await app.register(adminUsersHttp, { auth });
   await app.register(smartAuthHttp, { auth, config, fhirBaseUrl });
   app.setNotFoundHandler((request, reply) => {
@@ -130,5 +135,6 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
   // Frees the holds that expired while no process ran, then sweeps on a timer (stopped on close).
   await scheduling.start();
   await subscriptions.start(app.log);
+  bulkExport.start();
   return { app, store, search, auth };
 }

@@ -22,6 +22,7 @@ export {
   type AccessPolicy,
 } from './policy.js';
 export { writeAccessHook, type Visibility } from './write-access.js';
+export { loadPolicy, storePolicy, type StoredPolicy } from './stored-policy.js';
 export { parseResourceScope, scopeCovers, splitScopes, type Permission, type ResourceScope } from './scopes.js';
 export { fhirUserFitsRole, UserAlreadyExists, type Role, type User } from './users.js';
 

@@ -1,9 +1,8 @@
 import type { Resource, Subscription } from '@medplum/fhirtypes';
 import { isResultParameter, type SearchEngine, type VersionCheck } from '../search/index.js';
-import { grantingScopes, grantsUnconfined, type AccessPolicy } from '../smart-auth/index.js';
+import { grantingScopes, grantsUnconfined, loadPolicy, type AccessPolicy, type StoredPolicy } from '../smart-auth/index.js';
 import type { BatchedTransaction, Database, Queryable } from '../store/index.js';
 import { readFeed, writeCursor, type FeedCursor, type FeedRow } from './feed.js';
-import { policyOf, type StoredOwner } from './owner.js';
 import { appendEvents, type NewEvent } from './state.js';
 import { parseSubscription, type SubscriptionSpec } from './subscription-spec.js';
 import { isTopicResource, parseTopic, type Interaction, type Topic } from './topic.js';
@@ -94,7 +93,7 @@ export class Matcher {
 
   /** The active subscriptions and the topics as stored now. */
   private async reload(db: Queryable): Promise<void> {
-    const { rows } = await db.query<{ content: Subscription; owner: StoredOwner | null; seq: string | null }>(
+    const { rows } = await db.query<{ content: Subscription; owner: StoredPolicy | null; seq: string | null }>(
       `SELECT r.content, s.owner,
               (SELECT max(h.seq) FROM resource_history h WHERE h.resource_type = 'Subscription' AND h.id = r.id) AS seq
          FROM resource r LEFT JOIN subscription_state s ON s.id = r.id
@@ -118,7 +117,7 @@ export class Matcher {
       this.subscriptions.delete(row.id);
       const content = row.resource as Subscription | undefined;
       if (content?.status === 'active') {
-        const { rows } = await db.query<{ owner: StoredOwner | null }>('SELECT owner FROM subscription_state WHERE id = $1', [row.id]);
+        const { rows } = await db.query<{ owner: StoredPolicy | null }>('SELECT owner FROM subscription_state WHERE id = $1', [row.id]);
         const entry = activeEntry(content, rows[0]?.owner ?? null, row.seq);
         if (entry) this.subscriptions.set(row.id, entry);
       }
@@ -271,9 +270,9 @@ function sameCursor(a: FeedCursor, b: FeedCursor): boolean {
   return a.low === b.low && a.high === b.high && a.afterSeq === b.afterSeq;
 }
 
-function activeEntry(content: Subscription, owner: StoredOwner | null, seq: number): ActiveSubscription | undefined {
+function activeEntry(content: Subscription, owner: StoredPolicy | null, seq: number): ActiveSubscription | undefined {
   try {
-    return { spec: parseSubscription(content), owner: owner ? policyOf(owner) : undefined, sinceSeq: seq, filters: new Map(), known: new Map() };
+    return { spec: parseSubscription(content), owner: owner ? loadPolicy(owner) : undefined, sinceSeq: seq, filters: new Map(), known: new Map() };
   } catch {
     return undefined;
   }

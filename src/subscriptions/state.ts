@@ -1,11 +1,11 @@
 import type { Queryable } from '../store/index.js';
-import type { StoredOwner } from './owner.js';
+import type { StoredPolicy } from '../smart-auth/index.js';
 import type { Interaction } from './topic.js';
 
 /** The server's bookkeeping of one Subscription (table `subscription_state`). */
 export interface SubscriptionState {
   id: string;
-  owner: StoredOwner | null;
+  owner: StoredPolicy | null;
   secret: string | null;
   status: string;
   channel: string;
@@ -19,7 +19,7 @@ export interface SubscriptionState {
 
 export interface StateRow {
   id: string;
-  owner: StoredOwner | null;
+  owner: StoredPolicy | null;
   secret: string | null;
   status: string;
   channel: string;
@@ -66,7 +66,7 @@ export interface StateWrite {
   id: string;
   /** Set only when the Subscription is new (created, or written again after a deletion). */
   created: boolean;
-  owner: StoredOwner | null;
+  owner: StoredPolicy | null;
   /** A string sets the secret, `null` removes it, undefined keeps it. */
   secret?: string | null;
   status: string;

@@ -1,9 +1,9 @@
 import type { Basic, Subscription } from '@medplum/fhirtypes';
 import { errors, issueAt } from '../errors.js';
 import type { SearchEngine } from '../search/index.js';
+import { storePolicy } from '../smart-auth/index.js';
 import type { Change, Queryable, WriteHook } from '../store/index.js';
 import { checkEndpointAddress } from './endpoint-address.js';
-import { ownerOf } from './owner.js';
 import { markDeleted, writeState } from './state.js';
 import { parseSubscription, takeSecret, type SubscriptionSpec } from './subscription-spec.js';
 import { isTopicResource, parseTopic, type Topic } from './topic.js';
@@ -93,7 +93,7 @@ export function subscriptionWriteHooks(options: SubscriptionHookOptions): WriteH
         await writeState(tx, {
           id: change.id,
           created: !change.previous,
-          owner: change.access ? ownerOf(change.access) : null,
+          owner: change.access ? storePolicy(change.access) : null,
           secret: secrets.get(change),
           status,
           channel: spec?.channel.type ?? subscription.channel?.type ?? 'unknown',

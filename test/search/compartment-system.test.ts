@@ -67,6 +67,8 @@ beforeAll(async () => {
     practitioner('shared-id', 'Shared'),
     organization('shared-id', 'Shared'),
   );
+  // The set-up's audit records (members of the compartment) are AuditEvents before any test pages through it.
+  await server.auth.audit?.flush();
 });
 
 afterAll(async () => {

@@ -2,14 +2,13 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../../src/definitions/index.js';
 import { FhirError } from '../../src/errors.js';
-import { ownerOf, policyOf } from '../../src/subscriptions/owner.js';
 import { signature } from '../../src/subscriptions/rest-hook-client.js';
 import { parseSubscription, takeSecret } from '../../src/subscriptions/subscription-spec.js';
 import { parseTopic } from '../../src/subscriptions/topic.js';
 import { fhirPathPasses, queryCriteriaOutcome } from '../../src/subscriptions/trigger.js';
 import { parseClientMessage, websocketUrl } from '../../src/subscriptions/websocket.js';
 import { topicResource, CLINIC_TOPICS } from '../../src/subscriptions/clinic-topics.js';
-import { compilePolicy } from '../../src/smart-auth/index.js';
+import { compilePolicy, loadPolicy, storePolicy } from '../../src/smart-auth/index.js';
 import type { Subscription } from '@medplum/fhirtypes';
 import { topicSubscription, TOPICS } from './support.js';
 
@@ -141,10 +140,18 @@ describe('the rest of the pieces', () => {
       iss: 'i', sub: 'u1', aud: 'a', exp: 0, iat: 0, jti: 'j', client_id: 'app',
       scope: 'user/Appointment.rs?actor=Practitioner/1 user/Subscription.cruds', role: 'practitioner', fhirUser: 'Practitioner/1',
     });
-    const back = policyOf(JSON.parse(JSON.stringify(ownerOf(policy))));
+    const back = loadPolicy(JSON.parse(JSON.stringify(storePolicy(policy))));
     expect(back.scopes.map((s) => s.text)).toEqual(policy.scopes.map((s) => s.text));
     expect(back.scopes[0].query?.get('actor')).toBe('Practitioner/1');
     expect({ ...back, scopes: [] }).toEqual({ ...policy, scopes: [] });
+  });
+
+  it('keeps the scopes the server compiled itself (the fhirUser resource) and reads creators stored with scopes as text', () => {
+    const policy = compilePolicy({ iss: 'i', sub: 'u1', aud: 'a', exp: 0, iat: 0, jti: 'j', client_id: 'app', scope: 'openid fhirUser', role: 'practitioner', fhirUser: 'Practitioner/1' });
+    const back = loadPolicy(JSON.parse(JSON.stringify(storePolicy(policy))));
+    expect(back.scopes).toEqual(policy.scopes);
+    const earlier = loadPolicy({ clientId: 'app', admin: false, scopes: ['user/Appointment.rs', 'not a scope'] });
+    expect(earlier.scopes.map((scope) => [scope.context, scope.resourceType, [...scope.permissions]])).toEqual([['user', 'Appointment', ['r', 's']]]);
   });
 });
 

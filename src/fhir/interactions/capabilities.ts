@@ -112,6 +112,8 @@ export function capabilityStatement(baseUrl: string, registry: SearchParameterRe
     date: new Date().toISOString(),
     publisher: 'fhir-server',
     kind: 'instance',
+    // Bulk Data Access IG v2: $export at system, Patient and Group level (operations below).
+    instantiates: ['http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data'],
     software: { name: 'fhir-server', version: SERVER_VERSION },
     implementation: { description: 'FHIR R4 server on PostgreSQL', url: baseUrl },
     fhirVersion: '4.0.1',

@@ -1,6 +1,7 @@
 import { errors } from '../../errors.js';
 import { bookOperation, findOperation, generateSlotsOperation, holdOperation } from '../../resources/index.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
+import { exportOperation } from './bulk-export/index.js';
 import { metaAddOperation, metaDeleteOperation, metaOperation } from './meta.js';
 import { reindexOperation } from './reindex.js';
 import { bindingTokenOperation, eventsOperation, statusOperation } from './subscription.js';
@@ -24,6 +25,7 @@ export interface OperationEntry {
 
 const IHE_SCHEDULING = 'https://profiles.ihe.net/ITI/Scheduling/OperationDefinition';
 const SUBSCRIPTIONS_BACKPORT = 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition';
+const BULK_DATA = 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition';
 
 /** Every operation the server runs; the router and the CapabilityStatement both read this list. */
 export const OPERATIONS: OperationEntry[] = [
@@ -117,6 +119,30 @@ export const OPERATIONS: OperationEntry[] = [
     methods: ['GET', 'POST'],
     resourceTypes: ['Subscription'],
     handler: bindingTokenOperation,
+  },
+  // Bulk Data Access IG v2 $export: system, Patient (type) and Group (instance) level; see bulk-export/.
+  {
+    name: 'export',
+    definition: `${BULK_DATA}/export`,
+    levels: ['system'],
+    methods: ['GET', 'POST'],
+    handler: (req, ctx) => exportOperation(req, ctx),
+  },
+  {
+    name: 'export',
+    definition: `${BULK_DATA}/patient-export`,
+    levels: ['type'],
+    methods: ['GET', 'POST'],
+    resourceTypes: ['Patient'],
+    handler: (req, ctx, type) => exportOperation(req, ctx, type),
+  },
+  {
+    name: 'export',
+    definition: `${BULK_DATA}/group-export`,
+    levels: ['instance'],
+    methods: ['GET', 'POST'],
+    resourceTypes: ['Group'],
+    handler: (req, ctx, type, id) => exportOperation(req, ctx, type, id),
   },
 ];
 

@@ -1,0 +1,301 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import { compartmentMembers, type SearchEngine } from '../../../search/index.js';
+import { assemble, fragment, type SqlFragment } from '../../../search/sql/fragment.js';
+import type { BatchedTransaction, Database } from '../../../store/index.js';
+import { loadPolicy } from '../../../smart-auth/index.js';
+import { EXPORT_RETENTION_HOURS, sweepExpired, type ExportJobRow } from './jobs.js';
+
+export interface BulkExportRunnerOptions {
+  db: Database;
+  search: SearchEngine;
+  log?: Pick<FastifyBaseLogger, 'warn' | 'error'>;
+  /** How often each process looks for queued jobs and jobs whose lease ran out. */
+  pollMs?: number;
+  /** How long a claimed job stays with its process without progress before another may take it over. */
+  leaseSeconds?: number;
+  /** Resources read per page (one transaction: the page's chunks and the job's position commit together). */
+  pageSize?: number;
+  /** Resources per output file: a type with more is split into several files. */
+  fileResources?: number;
+  /** Largest NDJSON text of one chunk row. */
+  chunkChars?: number;
+  /** How often expired jobs are removed. */
+  sweepMs?: number;
+}
+
+type StepResult = 'more' | 'done' | 'lost';
+
+/** The runners of this process by database, so that a kick-off can start work at once. */
+const runners = new WeakMap<Database, BulkExportRunner>();
+
+export function runnerFor(db: Database): BulkExportRunner | undefined {
+  return runners.get(db);
+}
+
+/**
+ * Runs `$export` jobs in the background. Any process may run any job: a process claims a queued job
+ * (or one whose lease ran out: its process died) with `FOR UPDATE SKIP LOCKED` and a lease, then
+ * advances it page by page; each page's output, the job's position and the renewed lease commit in
+ * one transaction that holds the job's row lock, so a job's progress is never lost or written twice.
+ */
+export class BulkExportRunner {
+  readonly owner = randomUUID();
+  private readonly pollMs: number;
+  private readonly leaseSeconds: number;
+  private readonly pageSize: number;
+  private readonly fileResources: number;
+  private readonly chunkChars: number;
+  private readonly sweepMs: number;
+  private timer?: NodeJS.Timeout;
+  private sweepTimer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private again = false;
+  private stopped = false;
+
+  constructor(readonly options: BulkExportRunnerOptions) {
+    this.pollMs = options.pollMs ?? 1000;
+    this.leaseSeconds = options.leaseSeconds ?? 30;
+    this.pageSize = options.pageSize ?? 1000;
+    this.fileResources = options.fileResources ?? 100_000;
+    this.chunkChars = options.chunkChars ?? 4 * 1024 * 1024;
+    this.sweepMs = options.sweepMs ?? 60_000;
+  }
+
+  start(): void {
+    runners.set(this.options.db, this);
+    this.timer = setInterval(() => this.kick(), this.pollMs);
+    this.timer.unref();
+    this.sweepTimer = setInterval(() => void this.sweep(), this.sweepMs);
+    this.sweepTimer.unref();
+    void this.sweep();
+    this.kick();
+  }
+
+  /** Works until no job is left to claim (on the timer, and when a job is created). */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          for (let job = await this.claim(); job && !this.stopped; job = await this.claim()) await this.runJob(job);
+        } catch (error) {
+          this.options.log?.warn({ err: error }, 'bulk export: claiming a job failed');
+        }
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  /** Stops taking work; the job in hand is handed back (its lease ends now) for another process to continue. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (runners.get(this.options.db) === this) runners.delete(this.options.db);
+    await this.running;
+    await this.options.db
+      .query(`UPDATE bulk_export_job SET lease_expires = now() WHERE lease_owner = $1 AND status = 'running'`, [this.owner])
+      .catch(() => undefined);
+  }
+
+  /** Waits until this process has no job in hand (tests). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  async sweep(): Promise<number> {
+    try {
+      return await sweepExpired(this.options.db);
+    } catch (error) {
+      this.options.log?.warn({ err: error }, 'bulk export: removing expired jobs failed');
+      return 0;
+    }
+  }
+
+  /** Claims the oldest job that is queued, or running under a lease that ran out. */
+  async claim(): Promise<ExportJobRow | undefined> {
+    const { rows } = await this.options.db.query<ExportJobRow>(
+      `UPDATE bulk_export_job SET status = 'running', lease_owner = $1, lease_expires = now() + make_interval(secs => $2), updated = now()
+        WHERE id = (SELECT id FROM bulk_export_job
+                     WHERE status = 'queued' OR (status = 'running' AND lease_expires < now())
+                     ORDER BY created LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING *`,
+      [this.owner, this.leaseSeconds],
+    );
+    return rows[0];
+  }
+
+  /** Advances a claimed job to its end, unless it is cancelled, taken over, or the process stops. */
+  async runJob(job: ExportJobRow): Promise<void> {
+    try {
+      while (!this.stopped) {
+        const result = await this.options.db.transaction((tx) => this.step(tx, job.id));
+        if (result !== 'more') return;
+      }
+    } catch (error) {
+      this.options.log?.error({ err: error, job: job.id }, 'bulk export: a step failed');
+      // Three failures in a row fail the job; before that, the lease ends and the next tick retries it.
+      await this.options.db
+        .query(
+          `UPDATE bulk_export_job SET attempts = attempts + 1, lease_expires = now(), updated = now(),
+                  status = CASE WHEN attempts + 1 >= 3 THEN 'failed' ELSE status END,
+                  error = $3,
+                  expires = CASE WHEN attempts + 1 >= 3 THEN now() + make_interval(hours => $4) ELSE expires END
+            WHERE id = $1 AND lease_owner = $2 AND status = 'running'`,
+          [job.id, this.owner, (error as Error).message ?? String(error), EXPORT_RETENTION_HOURS],
+        )
+        .catch(() => undefined);
+    }
+  }
+
+  /** One page of one job, in the caller's transaction. */
+  async step(tx: BatchedTransaction, id: string): Promise<StepResult> {
+    const { rows } = await tx.query<ExportJobRow>(
+      `SELECT * FROM bulk_export_job WHERE id = $1 AND status = 'running' AND lease_owner = $2 FOR UPDATE`,
+      [id, this.owner],
+    );
+    const job = rows[0];
+    if (!job) return 'lost'; // cancelled, or taken over after our lease ran out
+    if (job.level !== 'system' && !job.selected) {
+      await this.selectMembers(tx, job);
+      await tx.query(`UPDATE bulk_export_job SET selected = true, lease_expires = now() + make_interval(secs => $2), updated = now() WHERE id = $1`, [
+        id,
+        this.leaseSeconds,
+      ]);
+      return 'more';
+    }
+    if (job.type_index >= job.resource_types.length) {
+      await tx.query('DELETE FROM bulk_export_member WHERE job_id = $1', [id]);
+      await tx.query(
+        `UPDATE bulk_export_job SET status = 'completed', lease_owner = NULL, lease_expires = NULL, updated = now(),
+                expires = now() + make_interval(hours => $2) WHERE id = $1`,
+        [id, EXPORT_RETENTION_HOURS],
+      );
+      return 'done';
+    }
+    const type = job.resource_types[job.type_index];
+    const page = await this.readPage(tx, job, type);
+    let typeWritten = Number(job.type_written);
+    let seq = job.chunks;
+    const chunks: { seq: number; part: number; count: number; text: string }[] = [];
+    let lines: string[] = [];
+    let length = 0;
+    const flush = () => {
+      if (lines.length === 0) return;
+      chunks.push({ seq: seq++, part: Math.floor(typeWritten / this.fileResources), count: lines.length, text: `${lines.join('\n')}\n` });
+      typeWritten += lines.length;
+      lines = [];
+      length = 0;
+    };
+    for (const row of page) {
+      // A new file starts every `fileResources` resources; a chunk never spans two.
+      if (lines.length > 0 && (length + row.json.length > this.chunkChars || (typeWritten + lines.length) % this.fileResources === 0)) flush();
+      lines.push(row.json);
+      length += row.json.length + 1;
+    }
+    flush();
+    if (chunks.length > 0) {
+      await tx.query(
+        `INSERT INTO bulk_export_chunk (job_id, seq, resource_type, part, count, ndjson)
+         SELECT $1, x.seq, $2, x.part, x.count, x.ndjson FROM unnest($3::int[], $4::int[], $5::int[], $6::text[]) AS x(seq, part, count, ndjson)`,
+        [id, type, chunks.map((c) => c.seq), chunks.map((c) => c.part), chunks.map((c) => c.count), chunks.map((c) => c.text)],
+      );
+    }
+    const typeDone = page.length < this.pageSize;
+    await tx.query(
+      `UPDATE bulk_export_job SET type_index = $2, after_id = $3, type_written = $4, processed = processed + $5, chunks = $6,
+              attempts = 0, lease_expires = now() + make_interval(secs => $7), updated = now() WHERE id = $1`,
+      [
+        id,
+        typeDone ? job.type_index + 1 : job.type_index,
+        typeDone ? null : page[page.length - 1].id,
+        typeDone ? 0 : typeWritten,
+        page.length,
+        seq,
+        this.leaseSeconds,
+      ],
+    );
+    return 'more';
+  }
+
+  /**
+   * Patient and group level: the keys of the Patient compartment resources of the patients concerned
+   * (every patient, or the group's members) and of those Patients, selected once, in the database.
+   */
+  private async selectMembers(tx: BatchedTransaction, job: ExportJobRow): Promise<void> {
+    const members = compartmentMembers('Patient');
+    const pairs = [...members.entries()].filter(([type]) => job.resource_types.includes(type)).flatMap(([type, params]) => params.map((param) => [type, param]));
+    const group = job.level === 'group';
+    if (pairs.length > 0) {
+      await tx.query(
+        `INSERT INTO bulk_export_member (job_id, resource_type, id)
+         SELECT DISTINCT $1::uuid, cm.resource_type, cm.id FROM search_reference cm
+           JOIN unnest($2::text[], $3::text[]) AS m(resource_type, param) ON m.resource_type = cm.resource_type AND m.param = cm.param
+          WHERE cm.target_type = 'Patient' AND ($4::text[] IS NULL OR cm.target_id = ANY($4))
+         ON CONFLICT DO NOTHING`,
+        [job.id, pairs.map((p) => p[0]), pairs.map((p) => p[1]), group ? (job.patients ?? []) : null],
+      );
+    }
+    if (job.resource_types.includes('Patient')) {
+      await tx.query(
+        group
+          ? `INSERT INTO bulk_export_member (job_id, resource_type, id) SELECT DISTINCT $1::uuid, 'Patient', unnest($2::text[]) ON CONFLICT DO NOTHING`
+          : `INSERT INTO bulk_export_member (job_id, resource_type, id) SELECT $1::uuid, 'Patient', id FROM resource WHERE resource_type = 'Patient' AND NOT deleted ON CONFLICT DO NOTHING`,
+        group ? [job.id, job.patients ?? []] : [job.id],
+      );
+    }
+  }
+
+  /**
+   * The next page of one type, in id order after the job's position: current (not deleted) versions
+   * changed no later than the transaction time (and after `_since`), that the requester's policy
+   * lets it read; at patient and group level, only the selected compartment resources.
+   */
+  private async readPage(tx: BatchedTransaction, job: ExportJobRow, type: string): Promise<{ id: string; json: string }[]> {
+    const access = await this.options.search.accessFilter(tx, loadPolicy(job.policy), [type], ['r']);
+    // The time conditions are kept out of index conditions (IS TRUE): the page must walk the primary
+    // key in id order; on a (type, last_updated) index it would sort the rest of the type every page.
+    const conditions: SqlFragment[] = [
+      fragment('NOT r.deleted'),
+      fragment('(r.last_updated <= $?) IS TRUE', job.transaction_time),
+      ...(job.since ? [fragment('(r.last_updated > $?) IS TRUE', job.since)] : []),
+      access,
+    ];
+    const where = conditions.map((c) => `(${c.sql})`).join(' AND ');
+    const values = conditions.flatMap((c) => c.values);
+    const after = job.after_id ?? '';
+    const query =
+      job.level === 'system'
+        ? fragment(
+            `SELECT r.id, r.content::text AS json FROM resource r
+              WHERE r.resource_type = $? AND r.id > $? AND ${where} ORDER BY r.id LIMIT $?`,
+            type,
+            after,
+            ...values,
+            this.pageSize,
+          )
+        : fragment(
+            `SELECT r.id, r.content::text AS json FROM bulk_export_member m
+               JOIN resource r ON r.resource_type = m.resource_type AND r.id = m.id
+              WHERE m.job_id = $? AND m.resource_type = $? AND m.id > $? AND ${where} ORDER BY m.id LIMIT $?`,
+            job.id,
+            type,
+            after,
+            ...values,
+            this.pageSize,
+          );
+    const assembled = assemble(query);
+    // A page must come from an index in id order, never from sorting the rest of the type (quadratic
+    // over the export): what the planner may pick when statistics are missing, as after a bulk load.
+    await tx.query('SET LOCAL enable_sort = off');
+    const { rows } = await tx.query<{ id: string; json: string }>(assembled.sql, assembled.values);
+    return rows;
+  }
+}
