@@ -23,7 +23,7 @@ function permissionOf(change: Change): Permission {
 export function writeAccessHook(visibility: Visibility): WriteHook {
   const confined = (access: AccessPolicy, change: Change, permission: Permission) => {
     const scopes = grantingScopes(access, change.resourceType, permission);
-    if (scopes.length === 0) throw errors.forbidden(`The access token does not grant ${permission} on ${change.resourceType}`);
+    if (scopes.length === 0) throw errors.insufficientScope(`The access token does not grant ${permission} on ${change.resourceType}`);
     return !scopes.some(isUnconfined);
   };
   return {
