@@ -28,8 +28,10 @@ function historyEntryJson(request: FhirRequest, baseUrl: string, entry: HistoryE
     resource: rendered.body,
     request: { method: entry.method, url: entry.method === 'POST' ? entry.resourceType : url },
     response: {
-      // As the REST interactions answer: a create 201, an update, patch or delete 200.
-      status: entry.method === 'POST' ? '201 Created' : '200 OK',
+      // As the REST interactions answered: a create 201 (a PUT that created the resource too), an
+      // update, patch or delete 200. A PUT that recreated a deleted resource shows as 200: telling
+      // would need the version before it.
+      status: entry.method === 'POST' || (entry.method === 'PUT' && entry.versionId === 1) ? '201 Created' : '200 OK',
       etag: etag(entry.versionId),
       lastModified: entry.lastUpdated.toISOString(),
     },

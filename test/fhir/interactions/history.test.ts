@@ -67,6 +67,17 @@ describe('history', () => {
       expect(list.map((e) => e.response.status)).toEqual([expect.stringMatching(/^20[04]/), '200 OK', '201 Created']);
     });
 
+    it('reports a PUT that created the resource as 201, as the PUT was answered', async () => {
+      const created = await fhirRequest(server.app, 'PUT', '/fhir/Patient/put-created', { resourceType: 'Patient', id: 'put-created' });
+      expect(created.status).toBe(201);
+      await fhirRequest(server.app, 'PUT', '/fhir/Patient/put-created', { resourceType: 'Patient', id: 'put-created', gender: 'other' });
+      const list = entries(await get('/fhir/Patient/put-created/_history'));
+      expect(list.map((e) => [e.request.method, e.response.status])).toEqual([
+        ['PUT', '200 OK'],
+        ['PUT', '201 Created'],
+      ]);
+    });
+
     it('answers 404 for a resource that never existed', async () => {
       expectOperationOutcome(await get('/fhir/Patient/never-was/_history'), 404);
     });
