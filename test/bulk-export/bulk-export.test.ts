@@ -26,6 +26,7 @@ describe('bulk data $export', () => {
   beforeAll(async () => {
     server = await startTestServer();
     await create('practitioner', { resourceType: 'Practitioner', name: [{ family: 'Welby' }] });
+    await create('unreferenced', { resourceType: 'Organization', name: 'Nobody refers to it' });
     await create('patientA', { resourceType: 'Patient', name: [{ family: 'Alpha' }] });
     await create('patientB', { resourceType: 'Patient', name: [{ family: 'Bravo' }] });
     await create('obsA1', observation('patientA', '8867-4'));
@@ -152,19 +153,21 @@ describe('bulk data $export', () => {
   });
 
   describe('patient level', () => {
-    it('exports the Patient compartments and the Patients, nothing outside them', async () => {
+    it('exports the Patient compartments, the Patients, and the supporting resources they refer to', async () => {
       const { resources } = await exportAll(server, '/fhir/Patient/$export');
       // The R4 Patient compartment holds Group (member) and AuditEvent (patient) too; the admin token reads audit records.
-      expect(Object.keys(resources).sort()).toEqual(['AuditEvent', 'Condition', 'Encounter', 'Group', 'Observation', 'Patient']);
+      expect(Object.keys(resources).sort()).toEqual(['AuditEvent', 'Condition', 'Encounter', 'Group', 'Observation', 'Patient', 'Practitioner']);
       expect(idsOf(resources.Patient)).toEqual([ids.patientA, ids.patientB, ids.patientC].sort());
       expect(idsOf(resources.Observation)).toHaveLength(4);
-      expect(resources.Practitioner).toBeUndefined();
+      // The Observations' performer; the Organization nobody refers to is not exported.
+      expect(idsOf(resources.Practitioner)).toEqual([ids.practitioner]);
+      expect(resources.Organization).toBeUndefined();
     });
 
-    it("a patient's token exports that patient's compartment only", async () => {
+    it("a patient's token exports that patient's compartment and what it refers to only", async () => {
       const { resources } = await exportAll(server, '/fhir/Patient/$export', bearer(tokens.patientA));
-      // Patient A's compartment: A, A's Observations and Condition, and the Group A is a member of.
-      expect(idsOf(Object.values(resources).flat())).toEqual([ids.patientA, ids.obsA1, ids.obsA2, ids.conditionA, ids.group].sort());
+      // Patient A's compartment: A, A's Observations and Condition, the Group A is a member of, and the Observations' performer.
+      expect(idsOf(Object.values(resources).flat())).toEqual([ids.patientA, ids.obsA1, ids.obsA2, ids.conditionA, ids.group, ids.practitioner].sort());
     });
   });
 

@@ -5,6 +5,13 @@ import type { Queryable } from '../../../store/index.js';
 /** How long a finished export (and its files) is kept. */
 export const EXPORT_RETENTION_HOURS = 24;
 
+/**
+ * Types outside the Patient compartment that a Patient or Group export includes where the exported
+ * resources refer to them: what is needed to read the patients' data (who treated them, where, which
+ * medication), as export.html suggests for Organization and Practitioner and US Core data expects.
+ */
+export const SUPPORTING_TYPES = ['Location', 'Medication', 'Organization', 'Practitioner', 'PractitionerRole'];
+
 export type ExportLevel = 'system' | 'patient' | 'group';
 export type ExportStatus = 'queued' | 'running' | 'completed' | 'failed';
 

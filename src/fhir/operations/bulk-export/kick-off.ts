@@ -7,7 +7,7 @@ import type { Database } from '../../../store/index.js';
 import { readableCurrent } from '../../access-checks.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../../types.js';
 import { inputParameters } from '../parameters.js';
-import { createJob, type ExportLevel } from './jobs.js';
+import { createJob, SUPPORTING_TYPES, type ExportLevel } from './jobs.js';
 import { runnerFor } from './runner.js';
 
 /** `_outputFormat` values the IG asks servers to take; all mean NDJSON of FHIR resources. */
@@ -93,7 +93,7 @@ export async function exportOperation(request: FhirRequest, context: Interaction
   }
   const readable = (t: string) => grantingScopes(policy, t, 'r').length > 0;
   const candidates =
-    level === 'system' ? [...resourceTypes()] : [...new Set(['Patient', ...compartmentMembers('Patient').keys()])].sort();
+    level === 'system' ? [...resourceTypes()] : [...new Set(['Patient', ...compartmentMembers('Patient').keys(), ...SUPPORTING_TYPES])].sort();
   if (parameters.types) {
     const refused = parameters.types.filter((t) => !readable(t));
     if (refused.length) throw errors.insufficientScope(`The access token does not grant read on ${refused.join(', ')}`);

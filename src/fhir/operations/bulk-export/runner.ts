@@ -4,7 +4,7 @@ import { compartmentMembers, type SearchEngine } from '../../../search/index.js'
 import { assemble, fragment, type SqlFragment } from '../../../search/sql/fragment.js';
 import type { BatchedTransaction, Database } from '../../../store/index.js';
 import { loadPolicy } from '../../../smart-auth/index.js';
-import { EXPORT_RETENTION_HOURS, sweepExpired, type ExportJobRow } from './jobs.js';
+import { EXPORT_RETENTION_HOURS, SUPPORTING_TYPES, sweepExpired, type ExportJobRow } from './jobs.js';
 
 export interface BulkExportRunnerOptions {
   db: Database;
@@ -227,7 +227,8 @@ export class BulkExportRunner {
 
   /**
    * Patient and group level: the keys of the Patient compartment resources of the patients concerned
-   * (every patient, or the group's members) and of those Patients, selected once, in the database.
+   * (every patient, or the group's members), of those Patients, and of the supporting resources they
+   * refer to, selected once, in the database.
    */
   private async selectMembers(tx: BatchedTransaction, job: ExportJobRow): Promise<void> {
     const members = compartmentMembers('Patient');
@@ -251,6 +252,24 @@ export class BulkExportRunner {
         group ? [job.id, job.patients ?? []] : [job.id],
       );
     }
+    await this.selectSupporting(tx, job);
+  }
+
+  /**
+   * The supporting resources (SUPPORTING_TYPES) the selected resources refer to; not those an
+   * AuditEvent names (it names whatever was read or changed, not what the patient's data needs).
+   */
+  private async selectSupporting(tx: BatchedTransaction, job: ExportJobRow): Promise<void> {
+    const wanted = SUPPORTING_TYPES.filter((type) => job.resource_types.includes(type));
+    if (wanted.length === 0) return;
+    await tx.query(
+      `INSERT INTO bulk_export_member (job_id, resource_type, id)
+       SELECT DISTINCT $1::uuid, ref.target_type, ref.target_id FROM bulk_export_member m
+         JOIN search_reference ref ON ref.resource_type = m.resource_type AND ref.id = m.id
+        WHERE m.job_id = $1 AND m.resource_type <> 'AuditEvent' AND ref.target_type = ANY($2::text[]) AND ref.target_id IS NOT NULL
+       ON CONFLICT DO NOTHING`,
+      [job.id, wanted],
+    );
   }
 
   /**
