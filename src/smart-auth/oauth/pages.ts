@@ -1,4 +1,5 @@
-import type { Permission } from '../scopes.js';
+import { sharedResourceTypes } from '../policy.js';
+import type { Permission, ResourceScope } from '../scopes.js';
 import { resourceScope } from './granted-scopes.js';
 import type { PatientSummary } from './patients.js';
 
@@ -197,6 +198,16 @@ const CONTEXT_SCOPE_WORDS: Record<string, string> = {
   admin: 'Administer the server: user accounts and app registrations',
 };
 
+/**
+ * Whose records a scope reaches: a `patient/` scope on a type every record shares (Practitioner,
+ * Organization...) reads all of them (policy.ts, sharedResourceTypes), which the page says.
+ */
+function whose(scope: ResourceScope): string {
+  if (scope.context !== 'patient') return WHOSE[scope.context];
+  if (scope.resourceType === '*') return 'of the selected patient, and the shared ones (practitioners, organizations, medications…)';
+  return sharedResourceTypes().has(scope.resourceType) ? '(shared by every patient’s record)' : WHOSE.patient;
+}
+
 function sentenceList(words: string[]): string {
   return words.length > 1 ? `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}` : words[0];
 }
@@ -209,7 +220,7 @@ export function describeScope(scope: string): string {
   const verbs = sentenceList(PERMISSION_ORDER.filter((permission) => parsed.permissions.has(permission)).map((permission) => PERMISSION_WORDS[permission]));
   const what = parsed.resourceType === '*' ? 'all kinds of records' : `${parsed.resourceType} records`;
   const only = parsed.query ? ` (only ${parsed.query.toString().replace(/&/g, ', ')})` : '';
-  return `${verbs.charAt(0).toUpperCase()}${verbs.slice(1)} ${what} ${WHOSE[parsed.context]}${only}`;
+  return `${verbs.charAt(0).toUpperCase()}${verbs.slice(1)} ${what} ${whose(parsed)}${only}`;
 }
 
 export function consentPage(
