@@ -189,6 +189,17 @@ describe('bulk data $export', () => {
   });
 
   describe('status, files and cancellation', () => {
+    it('audits each file download, naming the file and the requester', async () => {
+      const { manifest } = await exportAll(server, '/fhir/$export?_type=Patient');
+      await server.auth.audit?.flush();
+      const { rows } = await server.db.query<{ content: { entity?: { query?: string }[]; agent: unknown[] } }>(
+        `SELECT content FROM resource WHERE resource_type = 'AuditEvent' AND content @> '{"subtype":[{"code":"operation"}]}'`,
+      );
+      const queries = rows.flatMap((row) => (row.content.entity ?? []).map((entity) => Buffer.from(entity.query ?? '', 'base64').toString()));
+      const file = pathOf(manifest.output[0].url).split('/').pop();
+      expect(queries).toContainEqual(expect.stringMatching(new RegExp(`^\\$export file ${file} of bulk-export/`)));
+    });
+
     it('only the client that started an export sees its status and files', async () => {
       const { manifest, status } = await exportAll(server, '/fhir/$export?_type=Patient');
       const file = pathOf(manifest.output[0].url);

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors, FhirError } from '../../../errors.js';
 import type { AccessPolicy, SmartAuth } from '../../../smart-auth/index.js';
+import { interactionEvent } from '../../../smart-auth/audit/index.js';
 import type { Database } from '../../../store/index.js';
 import { accessPolicyOf } from '../../authenticate.js';
 import { fileUrl } from './kick-off.js';
@@ -32,6 +33,18 @@ async function requireJob(request: FastifyRequest, options: BulkExportHttpOption
   const job = await ownJob(options.db, id, policy);
   if (!job) throw notFound(id);
   return { job, policy };
+}
+
+/** A download of exported data is a disclosure: audited like the reads it stands for, naming the file. */
+function recordDownload(options: BulkExportHttpOptions, request: FastifyRequest, policy: AccessPolicy, jobId: string, file: string): void {
+  options.auth.audit?.record(
+    interactionEvent({
+      interaction: 'operation',
+      requester: { access: policy, address: request.ip },
+      status: 200,
+      query: `$export file ${file} of bulk-export/${jobId}`,
+    }),
+  );
 }
 
 /** The complete-status manifest (export.html#response---complete-status). */
@@ -89,12 +102,13 @@ export function bulkExportHttp(app: FastifyInstance, options: BulkExportHttpOpti
   app.get<{ Params: { id: string; file: string } }>(`${base}/:id/:file`, async (request, reply) => {
     reply.header('access-control-allow-origin', '*');
     try {
-      const { job } = await requireJob(request, options, request.params.id);
+      const { job, policy } = await requireJob(request, options, request.params.id);
       const match = /^([A-Za-z]+)-(\d{1,9})\.ndjson$/.exec(request.params.file);
       const missing = new FhirError(404, 'not-found', 'not-found', `File ${request.params.file} of bulk export ${job.id} not found`);
       if (!match || job.status !== 'completed') throw missing;
       const [, type, part] = match;
       if (!(await fileExists(options.db, job.id, type, Number(part)))) throw missing;
+      recordDownload(options, request, policy, job.id, request.params.file);
       const stream = Readable.from(fileChunks(options.db, job.id, type, Number(part)), { objectMode: false });
       return reply.code(200).type('application/fhir+ndjson').send(stream);
     } catch (error) {
