@@ -12,7 +12,7 @@ import { adminUsersHttp } from './smart-auth/admin-users.js';
 import { smartAuthHttp } from './smart-auth/http.js';
 import { AuditLog } from './smart-auth/audit/index.js';
 import { SmartAuth, writeAccessHook } from './smart-auth/index.js';
-import { Database, Store } from './store/index.js';
+import { Database, PlannerStatistics, Store } from './store/index.js';
 import { Subscriptions } from './subscriptions/index.js';
 
 /** Fastify answers a URL it cannot decode before any route or error handler runs: a FHIR error too. */
@@ -79,6 +79,9 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
     forceCloseConnections: 'idle',
     frameworkErrors: badUrl,
   });
+  // After a burst of writes (an import), the planner's statistics are refreshed once it is over.
+  const plannerStatistics = new PlannerStatistics(db, app.log);
+  store.addWriteHook(plannerStatistics.writeHook());
   // Last on the write path: a change is audited once every rule has let it through.
   const audit = new AuditLog(store, app.log);
   store.addWriteHook(audit.writeHook());
@@ -94,6 +97,7 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
   const bulkExport = new BulkExportRunner({ db, search, log: app.log });
   app.addHook('onClose', async () => {
     await bulkExport.stop();
+    plannerStatistics.stop();
     await subscriptions.stop();
     await scheduling.stop();
     await audit.stop();
