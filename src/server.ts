@@ -7,12 +7,12 @@ import { BulkExportRunner, bulkExportHttp } from './fhir/operations/bulk-export/
 import { storeOwnOperationDefinitions } from './fhir/operations/definitions.js';
 import { assertValidResource } from './fhir/validation/index.js';
 import { Scheduling } from './resources/index.js';
-import { SearchEngine } from './search/index.js';
+import { PlannerStatistics, SearchEngine } from './search/index.js';
 import { adminUsersHttp } from './smart-auth/admin-users.js';
 import { smartAuthHttp } from './smart-auth/http.js';
 import { AuditLog } from './smart-auth/audit/index.js';
 import { SmartAuth, writeAccessHook } from './smart-auth/index.js';
-import { Database, PlannerStatistics, Store } from './store/index.js';
+import { Database, Store } from './store/index.js';
 import { Subscriptions } from './subscriptions/index.js';
 
 /** Fastify answers a URL it cannot decode before any route or error handler runs: a FHIR error too. */

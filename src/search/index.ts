@@ -2,6 +2,7 @@ export { SearchEngine, type ResourceVersion, type SearchPage, type SearchRequest
 export { compartmentMembers, compartmentTypes } from './compartment.js';
 export { parseDateRange, type DateRange } from './date-range.js';
 export { INDEX_TABLES } from './index-writer.js';
+export { PlannerStatistics } from './planner-statistics.js';
 export type { ReindexJob } from './reindex.js';
 export { parseCount, splitValues } from './parse.js';
 export type { ParamType, SearchParam, SearchParameterRegistry } from './registry.js';

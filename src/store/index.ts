@@ -12,7 +12,6 @@ export { BatchedTransaction } from './batched-transaction.js';
 export { Database, isPgError, PG_ERRORS, type Queryable } from './database.js';
 export { migrate } from './migrate.js';
 export { newResourceId } from './resource-id.js';
-export { PlannerStatistics } from './planner-statistics.js';
 export { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';
 export type { HistoryQuery } from './history.js';
 export type { WriteHook } from './write-hooks.js';

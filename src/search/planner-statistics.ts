@@ -1,20 +1,9 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Queryable } from './database.js';
-import type { WriteHook } from './write-hooks.js';
+import type { Queryable, WriteHook } from '../store/index.js';
+import { INDEX_TABLES } from './index-writer.js';
 
 /** The tables searches plan on: the resources and their index rows. */
-const SEARCHED_TABLES = [
-  'resource',
-  'search_string',
-  'search_token',
-  'search_date',
-  'search_number',
-  'search_quantity',
-  'search_reference',
-  'search_uri',
-  'search_composite',
-  'search_text',
-];
+const SEARCHED_TABLES = ['resource', ...INDEX_TABLES];
 
 export interface PlannerStatisticsOptions {
   /** Resources written since the last refresh that call for one. */

@@ -1,12 +1,14 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { PlannerStatistics } from '../../src/search/index.js';
 import type { Queryable } from '../../src/store/index.js';
-import { PlannerStatistics } from '../../src/store/index.js';
 
-/** A database that records the statements it is sent. */
-function recordingDb() {
+/** Statistics on a database that records the statements it is sent: a refresh after 100 writes and 1 s of quiet. */
+function withRecordingDb() {
+  vi.useFakeTimers();
   const statements: string[] = [];
   const db = { query: async (text: string) => (statements.push(text), { rows: [] }) } as unknown as Queryable;
-  return { db, statements };
+  const statistics = new PlannerStatistics(db, { warn: () => undefined }, { threshold: 100, quietMs: 1000 });
+  return { statistics, statements };
 }
 
 describe('planner statistics after a burst of writes', () => {
@@ -18,9 +20,7 @@ describe('planner statistics after a burst of writes', () => {
   };
 
   it('analyzes the searched tables once the writes have paused, not during the burst', async () => {
-    vi.useFakeTimers();
-    const { db, statements } = recordingDb();
-    const statistics = new PlannerStatistics(db, { warn: () => undefined }, { threshold: 100, quietMs: 1000 });
+    const { statistics, statements } = withRecordingDb();
     burst(statistics, 150);
     await vi.advanceTimersByTimeAsync(900);
     burst(statistics, 10);
@@ -32,18 +32,14 @@ describe('planner statistics after a burst of writes', () => {
   });
 
   it('leaves a few writes to autovacuum', async () => {
-    vi.useFakeTimers();
-    const { db, statements } = recordingDb();
-    const statistics = new PlannerStatistics(db, { warn: () => undefined }, { threshold: 100, quietMs: 1000 });
+    const { statistics, statements } = withRecordingDb();
     burst(statistics, 99);
     await vi.advanceTimersByTimeAsync(5000);
     expect(statements).toEqual([]);
   });
 
   it('counts afresh after a refresh', async () => {
-    vi.useFakeTimers();
-    const { db, statements } = recordingDb();
-    const statistics = new PlannerStatistics(db, { warn: () => undefined }, { threshold: 100, quietMs: 1000 });
+    const { statistics, statements } = withRecordingDb();
     burst(statistics, 100);
     await vi.advanceTimersByTimeAsync(1000);
     burst(statistics, 50);
