@@ -14,7 +14,8 @@ import { WebsocketHub } from './websocket.js';
 import { subscriptionWriteHooks } from './write-hooks.js';
 
 export { bindingTokenParameters, MAX_EVENTS_PER_QUERY, requireReceiver, subscriptionEvents, subscriptionStatus } from './operations.js';
-export { EXT as SUBSCRIPTION_EXTENSIONS, SIGNATURE_HEADER, WEBSOCKET_EXTENSION, WEBSOCKET_PATH } from './vocabulary.js';
+export { topicCanonicals } from './topic-lookup.js';
+export { EXT as SUBSCRIPTION_EXTENSIONS, SIGNATURE_HEADER, TOPIC_CANONICAL_EXTENSION, WEBSOCKET_EXTENSION, WEBSOCKET_PATH } from './vocabulary.js';
 export { websocketUrl } from './websocket.js';
 
 export interface SubscriptionsOptions {

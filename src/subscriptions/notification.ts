@@ -33,7 +33,8 @@ export function statusParameters(input: StatusInput): Parameters {
   const parameter: ParametersParameter[] = [
     { name: 'subscription', valueReference: { reference: `${input.fhirBaseUrl}/Subscription/${input.subscriptionId}` } },
   ];
-  if (input.topicUrl) parameter.push({ name: 'topic', valueCanonical: input.topicUrl });
+  // The topic "SHOULD NOT be present when using empty payloads" (backport-subscription-status-r4, parameter:topic).
+  if (input.topicUrl && input.content !== 'empty') parameter.push({ name: 'topic', valueCanonical: input.topicUrl });
   parameter.push(
     { name: 'status', valueCode: input.status },
     { name: 'type', valueCode: input.type },

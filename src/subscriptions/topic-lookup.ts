@@ -37,3 +37,8 @@ export async function findTopic(db: Queryable, url: string): Promise<Topic | und
   }
   return undefined;
 }
+
+/** The canonical URLs of every usable stored topic, sorted (for the CapabilityStatement). */
+export async function topicCanonicals(db: Queryable): Promise<string[]> {
+  return [...(await loadTopics(db)).keys()].sort();
+}

@@ -36,6 +36,12 @@ export const TOPIC_EXT = {
 /** The canonical base of the topics this server ships (independent of BASE_URL, so every process agrees). */
 export const OWN_TOPIC_BASE = 'http://fhir-server.example/SubscriptionTopic';
 
+/**
+ * The IG's CapabilityStatement extension (on `rest.resource` Subscription) naming one supported topic
+ * canonical; clients such as Inferno read it for topic discovery on R4 (components.html).
+ */
+export const TOPIC_CANONICAL_EXTENSION = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/capabilitystatement-subscriptiontopic-canonical';
+
 /** The CapabilityStatement extension naming the websocket endpoint (CONTRACT.md). */
 export const WEBSOCKET_EXTENSION = 'http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket';
 

@@ -1,4 +1,4 @@
-import type { Basic, Subscription } from '@medplum/fhirtypes';
+import type { Basic, Extension, Subscription } from '@medplum/fhirtypes';
 import { errors, issueAt } from '../errors.js';
 import type { SearchEngine } from '../search/index.js';
 import { storePolicy } from '../smart-auth/index.js';
@@ -8,7 +8,7 @@ import { markDeleted, writeState } from './state.js';
 import { parseSubscription, takeSecret, type SubscriptionSpec } from './subscription-spec.js';
 import { isTopicResource, parseTopic, type Topic } from './topic.js';
 import { findTopic } from './topic-lookup.js';
-import { CHANNELS } from './vocabulary.js';
+import { CHANNELS, EXT } from './vocabulary.js';
 
 export interface SubscriptionHookOptions {
   search: SearchEngine;
@@ -31,6 +31,22 @@ async function checkFilters(tx: Queryable, search: SearchEngine, spec: Subscript
       }
     }
     await search.checkCriteria(tx, filter.type, filter.params);
+  }
+}
+
+/**
+ * A topic-based subscription narrows its topic only with `backport-filter-criteria` on `_criteria`.
+ * Any other extension there would be a filter this server does not understand; ignoring it would
+ * notify more than the client asked for, so the Subscription is refused (the IG: an unsupported
+ * Subscription is rejected or adjusted, and cross-version extensions SHOULD NOT be used).
+ */
+function checkCriteriaExtensions(subscription: Subscription): void {
+  const extensions = (subscription as { _criteria?: { extension?: Extension[] } })._criteria?.extension ?? [];
+  for (const [i, extension] of extensions.entries()) {
+    if (extension.url === EXT.filterCriteria) continue;
+    throw errors.invalidResource([
+      issueAt(`Subscription._criteria.extension[${i}]`, `Unsupported extension "${extension.url}" on criteria; filters are given with ${EXT.filterCriteria}`),
+    ]);
   }
 }
 
@@ -65,6 +81,7 @@ export function subscriptionWriteHooks(options: SubscriptionHookOptions): WriteH
       const spec = parseSubscription(subscription);
       if (spec.criteria) await search.checkCriteria(tx, spec.criteria.type, spec.criteria.params);
       if (spec.topicUrl) {
+        checkCriteriaExtensions(subscription);
         const topic = await findTopic(tx, spec.topicUrl);
         if (!topic) throw errors.invalidResource([issueAt('Subscription.criteria', `Unknown SubscriptionTopic "${spec.topicUrl}"`)]);
         if (topic.status === 'retired') throw errors.invalidResource([issueAt('Subscription.criteria', `The SubscriptionTopic "${spec.topicUrl}" is retired`)]);

@@ -1,7 +1,7 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, ResourceType } from '@medplum/fhirtypes';
 import { resourceTypes } from '../../definitions/index.js';
 import { isFullTextIndexed, SUPPORTED_MODIFIERS, type SearchParameterRegistry } from '../../search/index.js';
-import { WEBSOCKET_EXTENSION, websocketUrl } from '../../subscriptions/index.js';
+import { TOPIC_CANONICAL_EXTENSION, topicCanonicals, WEBSOCKET_EXTENSION, websocketUrl } from '../../subscriptions/index.js';
 import { ownDefinitionUrl } from '../operations/definitions.js';
 import { OPERATIONS, operationAppliesTo } from '../operations/index.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
@@ -74,8 +74,12 @@ function resourceCapability(baseUrl: string, registry: SearchParameterRegistry, 
     searchRevInclude: includes(registry, type),
     searchParam: searchParams(registry, type),
     operation: typeOperations,
+    // Subscriptions are taken in the Backport IG's form too (README "Subscriptions").
+    ...(type === 'Subscription' ? { supportedProfile: [BACKPORT_SUBSCRIPTION_PROFILE] } : {}),
   };
 }
+
+const BACKPORT_SUBSCRIPTION_PROFILE = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription';
 
 /** SMART App Launch's declaration (conformance.html): the SMART service, and where its OAuth endpoints are. */
 function security(fhirBaseUrl: string): NonNullable<CapabilityStatement['rest']>[number]['security'] {
@@ -138,5 +142,26 @@ export function capabilityStatement(baseUrl: string, registry: SearchParameterRe
 
 /** capabilities: GET [base]/metadata (http.html#capabilities). */
 export async function capabilities(_request: FhirRequest, context: InteractionContext): Promise<FhirResponse> {
-  return { status: 200, body: capabilityStatement(context.baseUrl, context.search.registry) };
+  const statement = capabilityStatement(context.baseUrl, context.search.registry);
+  const topics = await topicCanonicals(context.tx ?? context.store.db);
+  return { status: 200, body: withSubscriptionTopics(statement, topics) };
+}
+
+/**
+ * Topic discovery on R4 (Subscriptions Backport IG, components.html): one
+ * `capabilitystatement-subscriptiontopic-canonical` extension per supported topic on the
+ * Subscription resource entry. Topics are stored (admins add them), so they are read per request
+ * and added to a copy; the cached statement is left as it is.
+ */
+function withSubscriptionTopics(statement: CapabilityStatement, topics: string[]): CapabilityStatement {
+  if (topics.length === 0) return statement;
+  const rest = (statement.rest ?? []).map((entry) => ({
+    ...entry,
+    resource: entry.resource?.map((resource) =>
+      resource.type === 'Subscription'
+        ? { ...resource, extension: [...(resource.extension ?? []), ...topics.map((url) => ({ url: TOPIC_CANONICAL_EXTENSION, valueCanonical: url }))] }
+        : resource,
+    ),
+  }));
+  return { ...statement, rest };
 }
