@@ -133,6 +133,24 @@ describe('batch', () => {
     expect(search.resource.entry.map((e: { resource: { id: string } }) => e.resource.id)).toEqual([created.resource.id]);
   });
 
+  it('answers a HEAD entry as HEAD is answered: status and ETag, no resource; a missing one keeps its outcome', async () => {
+    const created = await postBundle(server, batch([{ resource: patient(), request: { method: 'POST', url: 'Patient' } }]));
+    const id = created.body.entry[0].resource.id;
+    const response = await postBundle(
+      server,
+      batch([
+        { request: { method: 'HEAD', url: `Patient/${id}` } },
+        { request: { method: 'HEAD', url: 'Patient/no-such-patient' } },
+      ]),
+    );
+    expect(response.status, response.text).toBe(200);
+    const [found, missing] = response.body.entry;
+    expect(found.resource).toBeUndefined();
+    expect(found.response).toMatchObject({ status: '200 OK', etag: 'W/"1"' });
+    expect(missing.response.status).toBe('404 Not Found');
+    expect(missing.response.outcome.resourceType).toBe('OperationOutcome');
+  });
+
   it('leaves the resources out under Prefer: return=minimal, but keeps failures\' outcomes', async () => {
     const response = await postBundle(
       server,

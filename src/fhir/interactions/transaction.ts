@@ -34,7 +34,7 @@ export async function batchOrTransaction(request: FhirRequest, context: Interact
 
 async function batch(entries: ParsedEntry[], context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
   const responses: string[] = [];
-  for (const entry of entries) responses.push(responseEntryJson(await runBatchEntry(entry, context, dispatch)));
+  for (const entry of entries) responses.push(responseEntryJson(asAnswered(entry, await runBatchEntry(entry, context, dispatch))));
   return { status: 200, json: bundleJson({ type: 'batch-response' }, responses) };
 }
 
@@ -48,6 +48,11 @@ async function runBatchEntry(entry: ParsedEntry, context: InteractionContext, di
   } catch (error) {
     return errorResponse(error);
   }
+}
+
+/** A HEAD entry is answered as HEAD is over HTTP: the status and headers of a GET, without the resource (an error keeps its outcome). */
+function asAnswered(entry: ParsedEntry, response: FhirResponse): FhirResponse {
+  return entry.request.method === 'HEAD' && response.status < 400 ? { ...response, json: undefined, body: undefined } : response;
 }
 
 /** A fullUrl names one entry (bdl-7): shared by two, references to it would be ambiguous. */
@@ -155,7 +160,7 @@ async function runEntries(
   for (const entry of entries) {
     try {
       const response = await runEntry(entry, creates.get(entry.index), context, dispatch);
-      responses[entry.index] = responseEntryJson(response);
+      responses[entry.index] = responseEntryJson(asAnswered(entry, response));
     } catch (error) {
       throw entryFailure(error, entry.index, entry.request.method, entry.request.path);
     }
