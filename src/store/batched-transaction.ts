@@ -55,6 +55,7 @@ export class BatchedTransaction implements Queryable {
   private readonly deletes: { sql: string; values: unknown[] }[] = [];
   private pendingValues = 0;
   private readonly commitSteps: (() => Promise<void>)[] = [];
+  private readonly committedSteps = new Set<() => void>();
   /** BEGIN is sent with the first statement that needs a transaction around it (see `commit`). */
   private begun = false;
 
@@ -103,16 +104,24 @@ export class BatchedTransaction implements Queryable {
   }
 
   /**
-   * Runs the steps given to `beforeCommit`, in order, writes what is pending and commits. A
-   * transaction whose only statement is its batch of writes (a create, an audit batch) sends that
-   * statement alone, without BEGIN and COMMIT: one statement is atomic by itself, and on this
-   * path every round trip to the database counts.
+   * Work for after the commit, run once however often it is given (a wake-up for readers of what
+   * was written); not run after a rollback. It must not throw.
+   */
+  afterCommit(step: () => void): void {
+    this.committedSteps.add(step);
+  }
+
+  /**
+   * Runs the steps given to `beforeCommit`, in order, writes what is pending, commits, and runs
+   * the steps given to `afterCommit`. A transaction whose only statement is its batch of writes (a
+   * create, an audit batch) sends that statement alone, without BEGIN and COMMIT: one statement is
+   * atomic by itself, and on this path every round trip to the database counts.
    */
   async commit(): Promise<void> {
     for (let step = this.commitSteps.shift(); step; step = this.commitSteps.shift()) await step();
-    if (!this.begun) return this.send();
     await this.send();
-    await this.client.query('COMMIT');
+    if (this.begun) await this.client.query('COMMIT');
+    for (const step of this.committedSteps) step();
   }
 
   /** Undoes what was sent, if anything was. */

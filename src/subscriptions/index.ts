@@ -11,7 +11,8 @@ import { Matcher } from './matcher.js';
 import { RestHookDelivery } from './rest-hook-delivery.js';
 import { CHANNELS } from './vocabulary.js';
 import { WebsocketHub } from './websocket.js';
-import { subscriptionWriteHooks } from './write-hooks.js';
+import { anySubscriptionActive } from './state.js';
+import { feedWakeHook, subscriptionWriteHooks } from './write-hooks.js';
 
 export { bindingTokenParameters, MAX_EVENTS_PER_QUERY, requireReceiver, subscriptionEvents, subscriptionStatus } from './operations.js';
 export { topicCanonicals } from './topic-lookup.js';
@@ -54,6 +55,13 @@ export class Subscriptions {
   private readonly hub: WebsocketHub;
   private delivery?: RestHookDelivery;
   private loops: WorkLoop[] = [];
+  private matching?: WorkLoop;
+  /** Whether some subscription may be active: only then does a committed write wake the matcher. */
+  private watching = false;
+  /** Given to the write path once (so that a transaction runs it once, however many resources it wrote). */
+  private readonly wakeMatcher = () => {
+    if (this.watching) this.matching?.kick();
+  };
 
   constructor(private readonly options: SubscriptionsOptions) {
     this.listener = new NotificationListener(options.db.connectionString);
@@ -63,7 +71,16 @@ export class Subscriptions {
   }
 
   writeHooks(): WriteHook[] {
-    return subscriptionWriteHooks({ search: this.options.search, allowPrivateCallbacks: this.options.allowPrivateCallbacks });
+    const hooks = subscriptionWriteHooks({ search: this.options.search, allowPrivateCallbacks: this.options.allowPrivateCallbacks });
+    return [...hooks, feedWakeHook(this.wakeMatcher)];
+  }
+
+  /** Re-reads whether any subscription is active; a failure keeps the last answer (the matcher polls anyway). */
+  private refreshWatching(): void {
+    anySubscriptionActive(this.workerDb).then(
+      (any) => (this.watching = any),
+      () => undefined,
+    );
   }
 
   /** The shipped topics, stored through the write path (call once the write hooks are in place). */
@@ -98,26 +115,30 @@ export class Subscriptions {
       'subscription-housekeeping',
       async () => {
         await housekeeping(db, store);
+        this.refreshWatching();
         return 'idle';
       },
       POLL_MS.housekeeping,
       log,
     );
-    this.listener.on(CHANNELS.feed, () => matching.kick());
     this.listener.on(CHANNELS.events, (payload) => {
       delivering.kick();
       this.hub.onEvents(payload);
     });
     this.listener.on(CHANNELS.subscriptions, (id) => {
+      this.refreshWatching();
       matching.kick();
       delivering.kick();
       if (!id.startsWith('Basic/')) void this.hub.onSubscriptionChanged(id).catch(() => undefined);
     });
     this.listener.onReconnect(() => {
+      this.refreshWatching();
       matching.kick();
       delivering.kick();
       this.hub.flushAll();
     });
+    this.watching = await anySubscriptionActive(db);
+    this.matching = matching;
     this.loops = [matching, delivering, upkeep];
     for (const loop of this.loops) loop.start();
     this.hub.start();

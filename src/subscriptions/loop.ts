@@ -2,11 +2,14 @@ import type { FastifyBaseLogger } from 'fastify';
 
 export type StepOutcome = 'more' | 'idle' | 'busy';
 
+/** How soon a step that found the work held by another process is tried again. */
+const BUSY_RETRY_MS = 50;
+
 /**
  * Runs a step again and again while it has work ('more'), when kicked (a notification) and at
  * least every `pollMs` (notifications can be missed; the tables are the record). One run at a
  * time; a kick during a run makes another run follow it. 'busy' (another process holds the work)
- * retries shortly, in case that process finished just before our kick reached it.
+ * retries shortly: that process may have finished its run before our kick's work was there to see.
  *
  * Runs that follow a kick start at least `spacingMs` apart: under a stream of writes, each kick
  * would otherwise start a run for one or two rows, and the fixed cost of a run (a transaction, the
@@ -55,7 +58,7 @@ export class WorkLoop {
         let outcome: StepOutcome;
         do outcome = await this.step();
         while (outcome === 'more' && !this.stopped);
-        if (outcome === 'busy') this.later(100);
+        if (outcome === 'busy') this.later(BUSY_RETRY_MS);
       } catch (error) {
         this.log.error({ err: error, worker: this.name }, 'subscription worker step failed; retrying');
         this.later(1000);

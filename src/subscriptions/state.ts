@@ -115,6 +115,12 @@ export async function writeState(tx: Queryable, state: StateWrite): Promise<void
   );
 }
 
+/** Whether any subscription is active or about to be (its handshake pending): only then is there matching to do. */
+export async function anySubscriptionActive(db: Queryable): Promise<boolean> {
+  const { rows } = await db.query<{ any: boolean }>(`SELECT EXISTS (SELECT 1 FROM subscription_state WHERE status IN ('requested', 'active')) AS any`);
+  return rows[0].any;
+}
+
 export async function markDeleted(tx: Queryable, id: string): Promise<void> {
   await tx.query(`UPDATE subscription_state SET status = 'deleted', handshake_pending = false WHERE id = $1`, [id]);
 }

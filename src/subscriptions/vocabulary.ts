@@ -53,8 +53,6 @@ export const SIGNATURE_HEADER = 'x-hub-signature-256';
 
 /** PostgreSQL notification channels; they only wake readers, the tables are the record. */
 export const CHANNELS = {
-  /** A write committed to the change feed (by a trigger, only while some subscription may be active). */
-  feed: 'fhir_change_feed',
   /** Events were added for these subscriptions (payload: ids, comma separated, or `*`). */
   events: 'fhir_subscription_events',
   /** A Subscription or topic changed. */

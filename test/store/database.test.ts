@@ -112,4 +112,31 @@ describe('the batched writes of a transaction', () => {
       expect((await db.query(`SELECT k, doc FROM ${table}`)).rows).toEqual([{ k: 'p1', doc: { resourceType: 'Patient', id: 'p1' } }]);
     }
   });
+
+  it('run each step given to afterCommit once, after the commit, and none after a rollback', async () => {
+    const other = new Database(database.url, 1);
+    let wakes = 0;
+    const wake = () => (wakes += 1);
+    let seenByAnotherSession: Promise<unknown[]> | undefined;
+    await db.transaction(async (tx) => {
+      await tx.query('SELECT 1');
+      insert(tx, 'd');
+      tx.afterCommit(wake);
+      tx.afterCommit(wake);
+      tx.afterCommit(() => (seenByAnotherSession = other.query(`SELECT k FROM scratch WHERE k = 'd'`).then((r) => r.rows)));
+    });
+    expect(wakes).toBe(1);
+    expect(await seenByAnotherSession).toEqual([{ k: 'd' }]);
+
+    await expect(
+      db.transaction(async (tx) => {
+        insert(tx, 'e');
+        tx.afterCommit(wake);
+        throw new Error('refused');
+      }),
+    ).rejects.toThrow('refused');
+    expect(wakes).toBe(1);
+    expect((await db.query('SELECT k FROM scratch ORDER BY k')).rows).toEqual([{ k: 'c' }, { k: 'd' }]);
+    await other.close();
+  });
 });
