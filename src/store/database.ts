@@ -103,8 +103,8 @@ export class Database {
   }
 }
 
-/** Connections of each statement-timeout pool: its statements are short by definition. */
-const TIMED_POOL_SIZE = 4;
+/** Connections of each statement-timeout pool: the first page of every search runs there (with its count). */
+const TIMED_POOL_SIZE = 10;
 /** A connection is replaced after this many uses, and the statements it prepared go with it. */
 const MAX_USES_PER_CONNECTION = 50_000;
 

@@ -1,7 +1,7 @@
 import type { Queryable } from './database.js';
 import type { StoredVersion } from './types.js';
 
-interface VersionRow {
+export interface VersionRow {
   resource_type: string;
   id: string;
   version_id: number;
