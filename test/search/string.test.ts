@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../support/test-server.js';
+import { fhirRequest, startTestServer, type TestServer } from '../support/test-server.js';
 import { allBut, createAll, expectSearchError, q, searchLabels, sorted, type Ids } from './support.js';
 
 /**
@@ -265,5 +265,24 @@ describe('string: several values and several parameters', () => {
 describe('string: errors', () => {
   it('refuses a modifier that string parameters do not have', async () => {
     await expectSearchError(server, '/fhir/Patient?family:below=Jo', 'below');
+  });
+});
+
+describe('string: a search on one parameter, found from its index rows alone', () => {
+  it('counts a resource once however many of its values match, pages without repeating it, and finds none once deleted', async () => {
+    // Chalmers matches "Pet" twice (given Peter, text "Peter James..."), Bojo once.
+    const first = await fhirRequest(server.app, 'GET', '/fhir/Patient?name=Pet&_count=1');
+    expect(first.body.total).toBe(2);
+    const next = (first.body.link as { relation: string; url: string }[]).find((l) => l.relation === 'next');
+    const second = await fhirRequest(server.app, 'GET', next?.url as string);
+    const pages = [first, second].flatMap((page) => (page.body.entry ?? []).map((e: { resource: { id: string } }) => e.resource.id));
+    expect(sorted(pages)).toEqual(sorted([ids.bojo, ids.chalmers]));
+
+    const created = await fhirRequest(server.app, 'POST', '/fhir/Patient', { resourceType: 'Patient', name: [{ family: 'Petrov', given: ['Petra'] }] });
+    expect((await fhirRequest(server.app, 'GET', '/fhir/Patient?name=Pet')).body.total).toBe(3);
+    expect((await fhirRequest(server.app, 'DELETE', `/fhir/Patient/${created.body.id}`)).status).toBe(200);
+    const afterDelete = await fhirRequest(server.app, 'GET', '/fhir/Patient?name=Pet');
+    expect(afterDelete.body.total).toBe(2);
+    expect(sorted(afterDelete.body.entry.map((e: { resource: { id: string } }) => e.resource.id))).toEqual(sorted([ids.bojo, ids.chalmers]));
   });
 });

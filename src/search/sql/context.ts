@@ -35,16 +35,32 @@ export interface ParamCriterion {
 /** Builds the condition of one criterion on the resource row `alias` (a `resource` table alias). */
 export type CriterionBuilder = (context: BuildContext, criterion: ParamCriterion, alias: string) => Promise<SqlFragment> | SqlFragment;
 
+/** The parts of an `indexExists` condition: which index rows of which parameter, meeting what (on the rows aliased `alias`). */
+export interface IndexRowCriterion {
+  table: string;
+  param: string;
+  alias: string;
+  condition: SqlFragment;
+}
+
+/** A condition that some index row of a parameter exists, with its parts (a search may be found from those rows). */
+export type IndexExists = SqlFragment & { indexRow: IndexRowCriterion };
+
+export function isIndexExists(part: SqlFragment): part is IndexExists {
+  return (part as Partial<IndexExists>).indexRow !== undefined;
+}
+
 /**
  * `EXISTS` an index row of this parameter for the resource `alias`, meeting `condition` (written
  * against the index table's alias, which it is given).
  */
-export function indexExists(context: BuildContext, table: string, alias: string, param: string, condition: (x: string) => SqlFragment): SqlFragment {
+export function indexExists(context: BuildContext, table: string, alias: string, param: string, condition: (x: string) => SqlFragment): IndexExists {
   const x = context.alias('x');
   const inner = condition(x);
   return {
     sql: `EXISTS (SELECT 1 FROM ${table} ${x} WHERE ${x}.resource_type = ${alias}.resource_type AND ${x}.id = ${alias}.id AND ${x}.param = $? AND (${inner.sql}))`,
     values: [param, ...inner.values],
+    indexRow: { table, param, alias: x, condition: inner },
   };
 }
 
