@@ -66,7 +66,7 @@ async function main(): Promise<number> {
   for (const benchmark of selected) {
     process.stderr.write(`\n== ${benchmark.name}: ${benchmark.description}\n`);
     try {
-      await context.startServer(benchmark.name);
+      await context.startServer(benchmark.name, benchmark.serverEnv);
       await benchmark.run(context);
     } catch (error) {
       const message = (error as Error).stack ?? String(error);

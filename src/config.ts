@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 /** The server's configuration, from the environment (CONTRACT.md); a `.env` file may set the same names. */
 export interface Config {
@@ -9,6 +10,10 @@ export interface Config {
   dataDir: string;
   logLevel: string;
   bodyLimit: number;
+  /** A batch or transaction body larger than this is kept in a temporary file while it is processed, not in memory. */
+  bundleSpoolThreshold: number;
+  /** Where those temporary files go. */
+  bundleSpoolDir: string;
   /** `$reindex` of up to this many resources is done within the request; more become a background job. */
   reindexInlineLimit: number;
   /** A search total not counted within this many milliseconds is left out of the Bundle (unless `_total=accurate`); 0: no limit. */
@@ -48,6 +53,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: env.DATA_DIR ?? './.data',
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: parseByteSize(env.BODY_LIMIT ?? '64mb'),
+    bundleSpoolThreshold: parseByteSize(env.BUNDLE_SPOOL_THRESHOLD ?? '4mb'),
+    bundleSpoolDir: env.BUNDLE_SPOOL_DIR || tmpdir(),
     reindexInlineLimit: Number(env.REINDEX_INLINE_LIMIT ?? 1000),
     searchCountTimeoutMs: milliseconds('SEARCH_COUNT_TIMEOUT_MS', env.SEARCH_COUNT_TIMEOUT_MS ?? '100'),
     adminClientId: env.ADMIN_CLIENT_ID || undefined,

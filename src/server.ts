@@ -127,6 +127,8 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
     audit,
     fhirBaseUrl,
     bodyLimit: config.bodyLimit,
+    spoolThreshold: config.bundleSpoolThreshold,
+    spoolDir: config.bundleSpoolDir,
     rateLimitPerMinute: config.rateLimitPerMinute,
   });
   bulkExportHttp(app, { db, auth, fhirBaseUrl });

@@ -34,6 +34,8 @@ export interface MeasureSpec {
 export interface Benchmark {
   name: string;
   description: string;
+  /** Environment of its server on top of the usual (e.g. a larger BODY_LIMIT). */
+  serverEnv?: NodeJS.ProcessEnv;
   run(context: BenchContext): Promise<void>;
 }
 
@@ -68,7 +70,7 @@ export class BenchContext {
   }
 
   /** A fresh server process for this benchmark (LOG_LEVEL=warn, no rate limit), and a token for it. */
-  async startServer(benchmark: string): Promise<void> {
+  async startServer(benchmark: string, serverEnv: NodeJS.ProcessEnv = {}): Promise<void> {
     this.benchmark = benchmark;
     this.server = await startService({
       name: `server-${benchmark}`,
@@ -83,6 +85,7 @@ export class BenchContext {
         RATE_LIMIT_PER_MINUTE: '0',
         ADMIN_CLIENT_ID: adminClient.id,
         ADMIN_CLIENT_SECRET: adminClient.secret,
+        ...serverEnv,
       }),
     });
     const origin = this.server.origin;

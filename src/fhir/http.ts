@@ -16,7 +16,9 @@ declare module 'fastify' {
 import { accessPolicyOf, isPublic } from './authenticate.js';
 import type { Store } from '../store/index.js';
 import { responseFormat, type ResponseFormat } from './content-negotiation.js';
+import { jsonBodyParser, parseJson } from './json-body.js';
 import { dispatch } from './router.js';
+import { SpooledBundle } from './transaction/bundle-source.js';
 import type { FhirRequest, FhirResponse } from './types.js';
 
 export interface FhirHttpOptions {
@@ -29,17 +31,24 @@ export interface FhirHttpOptions {
   /** The public FHIR base URL (BASE_URL + /fhir). */
   fhirBaseUrl: string;
   bodyLimit: number;
+  /** A batch or transaction body larger than this is spooled to a file in `spoolDir` (json-body.ts). */
+  spoolThreshold: number;
+  spoolDir: string;
 }
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json+fhir'];
 
-function parseJsonBody(_request: FastifyRequest, body: string, done: (error: Error | null, value?: unknown) => void): void {
-  if (body.trim() === '') return done(null, undefined);
+function parseJsonPatch(_request: FastifyRequest, body: string, done: (error: Error | null, value?: unknown) => void): void {
   try {
-    done(null, JSON.parse(body));
+    done(null, parseJson(body));
   } catch (error) {
-    done(errors.invalidJson((error as Error).message));
+    done(error as Error);
   }
+}
+
+/** A POST to the base is a batch or transaction (router.ts): the one body that may be spooled. */
+function isBundlePost(request: FastifyRequest): boolean {
+  return request.method === 'POST' && splitUrl(request.url).path === '';
 }
 
 function bodyFormat(request: FastifyRequest): FhirRequest['bodyFormat'] {
@@ -152,7 +161,9 @@ function allowCrossOrigin(request: FastifyRequest, reply: FastifyReply): Fastify
 /** The FHIR REST API under /fhir: HTTP in, FhirRequest to the router, FhirResponse out. */
 export async function fhirHttp(app: FastifyInstance, options: FhirHttpOptions): Promise<void> {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser([...JSON_TYPES, 'application/json-patch+json'], { parseAs: 'string', bodyLimit: options.bodyLimit }, parseJsonBody);
+  const { bodyLimit, spoolThreshold, spoolDir } = options;
+  app.addContentTypeParser(JSON_TYPES, jsonBodyParser({ bodyLimit, spoolThreshold, spoolDir, spools: isBundlePost }));
+  app.addContentTypeParser('application/json-patch+json', { parseAs: 'string', bodyLimit }, parseJsonPatch);
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: options.bodyLimit }, (_req, body, done) =>
     done(null, new URLSearchParams(body as string)),
   );
@@ -182,13 +193,25 @@ export async function fhirHttp(app: FastifyInstance, options: FhirHttpOptions): 
     options.audit.record(auditedInteraction(fhir, request, reply.statusCode));
   });
 
-  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
-    const query = request.query as Record<string, string | undefined>;
-    const format = responseFormat(query._format, header(request, 'accept'));
+  const answer = async (request: FastifyRequest): Promise<FhirResponse> => {
     const fhirRequest = toFhirRequest(request);
     request.fhir = fhirRequest;
     const context = { store: options.store, search: options.search, access: request.access as AccessPolicy, baseUrl: options.fhirBaseUrl, log: request.log };
-    const response = await dispatch(fhirRequest, context);
+    return dispatch(fhirRequest, context);
+  };
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    const query = request.query as Record<string, string | undefined>;
+    let format: ResponseFormat;
+    let response: FhirResponse;
+    try {
+      format = responseFormat(query._format, header(request, 'accept'));
+      response = await answer(request);
+    } finally {
+      // The handler runs for every request whose body was parsed (this plugin has no later hook that
+      // could answer first), so this is where a spooled body's file goes, whatever the outcome, and
+      // before the answer: a client that has its answer finds no file of its request left.
+      if (request.body instanceof SpooledBundle) await request.body.release();
+    }
     return send(reply, response, format, isPretty(request));
   };
   const methods = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;

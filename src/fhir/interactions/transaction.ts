@@ -3,12 +3,13 @@ import { errors } from '../../errors.js';
 import { isResourceType } from '../../definitions/index.js';
 import { bundleJson } from '../bundle.js';
 import { findSingleMatch, ifNoneExistCriteria } from '../conditional.js';
-import { parseEntry, requireBundle, type ParsedEntry } from '../transaction/entries.js';
+import { bundleSource } from '../transaction/bundle-source.js';
+import { BundleEntries, type ParsedEntry } from '../transaction/entries.js';
 import { entryFailure, errorResponse, responseEntryJson } from '../transaction/entry-response.js';
-import { conditionalReferences, rewriteReferences } from '../transaction/references.js';
+import { rewriteReferences } from '../transaction/references.js';
 import { existingResponse, writeResponse } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
-import { newResourceId, type BatchedTransaction } from '../../store/index.js';
+import { newResourceId, type BatchedTransaction, type StoredVersion } from '../../store/index.js';
 import { isValidId } from '../ids.js';
 import { createResource } from './create.js';
 
@@ -18,23 +19,26 @@ type Dispatch = (request: FhirRequest, context: InteractionContext) => Promise<F
 const METHOD_ORDER: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
 
 /** What a POST entry turned out to be once its `ifNoneExist` was resolved. */
-type PlannedCreate = { kind: 'create'; id: string } | { kind: 'existing'; response: FhirResponse };
+type PlannedCreate = { kind: 'create'; id: string } | { kind: 'existing'; version: StoredVersion };
 
 /**
  * batch and transaction at POST [base] (http.html#transaction). A batch runs each entry on its own,
- * each with its own outcome. A transaction is one database transaction: all or nothing.
+ * each with its own outcome. A transaction is one database transaction: all or nothing. Both hold
+ * only what describes the entries; each entry's resource is read from the Bundle (in memory, or
+ * spooled to disk when large) when the entry runs, and let go after.
  */
 export async function batchOrTransaction(request: FhirRequest, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
-  const bundle = requireBundle(request.body);
-  const parseEntries = () => (bundle.entry ?? []).map((entry, index) => parseEntry(entry, index, context.baseUrl, request.headers.prefer));
-  if (bundle.type === 'batch') return batch(parseEntries(), context, dispatch);
-  // Parsed afresh inside the unit of work: a retry after a deadlock must not see the rewrites of the failed attempt.
-  return context.store.inTransaction(context.tx, (tx) => transaction(parseEntries(), { ...context, tx }, dispatch));
+  const source = bundleSource(request.body);
+  const entries = new BundleEntries(source, context.baseUrl, request.headers.prefer);
+  if (source.type === 'batch') return batch(entries, context, dispatch);
+  // Read afresh inside the unit of work: a retry after a deadlock must not see the plans and rewrites of the failed attempt.
+  return context.store.inTransaction(context.tx, (tx) => transaction(entries, { ...context, tx }, dispatch));
 }
 
-async function batch(entries: ParsedEntry[], context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
+async function batch(bundle: BundleEntries, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
+  const entries = await bundle.parseAll();
   const responses: string[] = [];
-  for (const entry of entries) responses.push(responseEntryJson(asAnswered(entry, await runBatchEntry(entry, context, dispatch))));
+  for (const entry of entries) responses.push(responseEntryJson(asAnswered(entry, await runBatchEntry(bundle, entry, context, dispatch))));
   return { status: 200, json: bundleJson({ type: 'batch-response' }, responses) };
 }
 
@@ -42,9 +46,9 @@ async function batch(entries: ParsedEntry[], context: InteractionContext, dispat
  * One batch entry; its failure is its own answer. A try, not `.catch`: for an unknown type or route,
  * dispatch throws before it returns a promise.
  */
-async function runBatchEntry(entry: ParsedEntry, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
+async function runBatchEntry(bundle: BundleEntries, entry: ParsedEntry, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
   try {
-    return await dispatch(entry.request, context);
+    return await dispatch(await bundle.request(entry), context);
   } catch (error) {
     return errorResponse(error);
   }
@@ -52,7 +56,7 @@ async function runBatchEntry(entry: ParsedEntry, context: InteractionContext, di
 
 /** A HEAD entry is answered as HEAD is over HTTP: the status and headers of a GET, without the resource (an error keeps its outcome). */
 function asAnswered(entry: ParsedEntry, response: FhirResponse): FhirResponse {
-  return entry.request.method === 'HEAD' && response.status < 400 ? { ...response, json: undefined, body: undefined } : response;
+  return entry.method === 'HEAD' && response.status < 400 ? { ...response, json: undefined, body: undefined } : response;
 }
 
 /** A fullUrl names one entry (bdl-7): shared by two, references to it would be ambiguous. */
@@ -72,7 +76,7 @@ function checkUniqueFullUrls(entries: ParsedEntry[]): void {
 function checkNoDuplicateTargets(entries: ParsedEntry[]): void {
   const seen = new Set<string>();
   for (const entry of entries) {
-    if (entry.request.method === 'GET' || entry.request.method === 'HEAD' || !entry.id || entry.id.startsWith('$')) continue;
+    if (entry.method === 'GET' || entry.method === 'HEAD' || !entry.id || entry.id.startsWith('$')) continue;
     const target = `${entry.type}/${entry.id}`;
     if (seen.has(target)) throw errors.badRequest(`Bundle.entry[${entry.index}]: ${target} is changed by more than one entry`);
     seen.add(target);
@@ -90,7 +94,7 @@ async function planIdentities(entries: ParsedEntry[], context: InteractionContex
     try {
       await planIdentity(entry, context, ids, creates);
     } catch (error) {
-      throw entryFailure(error, entry.index, entry.request.method, entry.request.path);
+      throw entryFailure(error, entry.index, entry.method, entry.path);
     }
   }
   return creates;
@@ -102,28 +106,24 @@ async function planIdentity(
   ids: Map<string, string>,
   creates: Map<number, PlannedCreate>,
 ): Promise<void> {
-  const { request, type } = entry;
+  const { method, type, bodyId } = entry;
   // An unknown type is left to the router, which answers it as it does outside a Bundle (404).
   if (!type || !isResourceType(type) || entry.id?.startsWith('$')) return;
-  if (request.method === 'POST' && !entry.id) {
-    const ifNoneExist = request.headers.ifNoneExist;
-    const existing = ifNoneExist ? await findSingleMatch(context, type, ifNoneExistCriteria(ifNoneExist, type)) : undefined;
-    const plan: PlannedCreate = existing
-      ? { kind: 'existing', response: existingResponse(request, context, existing) }
-      : { kind: 'create', id: newResourceId() };
+  if (method === 'POST' && !entry.id) {
+    const existing = entry.ifNoneExist ? await findSingleMatch(context, type, ifNoneExistCriteria(entry.ifNoneExist, type)) : undefined;
+    const plan: PlannedCreate = existing ? { kind: 'existing', version: existing } : { kind: 'create', id: newResourceId() };
     creates.set(entry.index, plan);
     if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${existing?.id ?? (plan as { id: string }).id}`);
-  } else if (request.method === 'PUT' && entry.criteria !== undefined) {
+  } else if (method === 'PUT' && entry.criteria !== undefined) {
     // The entry stays a conditional update (same rules as REST); only its id is fixed in advance, so
     // that other entries can reference it: the match's, else the body's, else a new one.
     const match = await findSingleMatch(context, type, entry.criteria);
-    const bodyId = (request.body as Resource | undefined)?.id;
     if (match && bodyId && bodyId !== match.id) throw errors.idMismatch(match.id, bodyId);
     const id = match?.id ?? bodyId ?? newResourceId();
     entry.id = id;
-    entry.request = { ...request, body: { ...(request.body as object), id } };
+    entry.assignedId = id;
     if (entry.fullUrl) ids.set(entry.fullUrl, `${type}/${id}`);
-  } else if (request.method === 'PUT' && entry.id && entry.fullUrl) {
+  } else if (method === 'PUT' && entry.id && entry.fullUrl) {
     ids.set(entry.fullUrl, `${type}/${entry.id}`);
   }
 }
@@ -131,65 +131,71 @@ async function planIdentity(
 /** The existing or named resources the PUT and PATCH entries change, once their identities are planned. */
 function changedResources(entries: ParsedEntry[]): { resourceType: string; id: string }[] {
   return entries
-    .filter((e) => (e.request.method === 'PUT' || e.request.method === 'PATCH') && e.type && isResourceType(e.type) && e.id && isValidId(e.id))
+    .filter((e) => (e.method === 'PUT' || e.method === 'PATCH') && e.type && isResourceType(e.type) && e.id && isValidId(e.id))
     .map((e) => ({ resourceType: e.type as string, id: e.id as string }));
 }
 
 /** Conditional references (`Patient?identifier=x|y`) must match exactly one resource, or the transaction fails. */
 async function resolveConditionalReferences(entries: ParsedEntry[], context: InteractionContext, ids: Map<string, string>): Promise<void> {
   for (const entry of entries) {
-    for (const reference of conditionalReferences(entry.request.body)) {
+    for (const reference of entry.conditionalReferences ?? []) {
       if (ids.has(reference)) continue;
       const [type, criteria] = reference.split('?', 2) as [string, string];
       const matches = await context.search.findMatches(context.tx ?? context.store.db, type, criteria, 2, context.access);
       if (matches.length !== 1) {
-        throw entryFailure(errors.unresolvedReference(reference, matches.length), entry.index, entry.request.method, entry.request.path);
+        throw entryFailure(errors.unresolvedReference(reference, matches.length), entry.index, entry.method, entry.path);
       }
       ids.set(reference, `${type}/${matches[0].id}`);
     }
   }
 }
 
-async function runEntries(
-  entries: ParsedEntry[],
-  creates: Map<number, PlannedCreate>,
-  context: InteractionContext,
-  dispatch: Dispatch,
-  responses: string[],
-): Promise<void> {
+/** What the entries run with, once planned: the ids of the entries' fullUrls and of the conditional references. */
+interface Plan {
+  creates: Map<number, PlannedCreate>;
+  ids: Map<string, string>;
+}
+
+async function runEntries(bundle: BundleEntries, entries: ParsedEntry[], plan: Plan, context: InteractionContext, dispatch: Dispatch, responses: string[]) {
   for (const entry of entries) {
     try {
-      const response = await runEntry(entry, creates.get(entry.index), context, dispatch);
+      const response = await runEntry(bundle, entry, plan, context, dispatch);
       responses[entry.index] = responseEntryJson(asAnswered(entry, response));
     } catch (error) {
-      throw entryFailure(error, entry.index, entry.request.method, entry.request.path);
+      throw entryFailure(error, entry.index, entry.method, entry.path);
     }
   }
 }
 
-async function runEntry(entry: ParsedEntry, plan: PlannedCreate | undefined, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
-  if (!plan) return dispatch(entry.request, context);
-  if (plan.kind === 'existing') return plan.response;
-  const body = entry.request.body as Resource;
-  if (body?.resourceType !== entry.type) return dispatch(entry.request, context);
-  const result = await createResource(context, body, plan.id);
-  return writeResponse(entry.request, context, result, `Created ${entry.type}`);
+/** One entry, its resource read again and given its planned id and the identities it references. */
+async function runEntry(bundle: BundleEntries, entry: ParsedEntry, plan: Plan, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
+  const request = await bundle.request(entry);
+  if (entry.assignedId) request.body = { ...(request.body as object), id: entry.assignedId };
+  request.body = rewriteReferences(request.body, plan.ids);
+  const create = plan.creates.get(entry.index);
+  if (!create) return dispatch(request, context);
+  if (create.kind === 'existing') return existingResponse(request, context, create.version);
+  const body = request.body as Resource;
+  if (body?.resourceType !== entry.type) return dispatch(request, context);
+  const result = await createResource(context, body, create.id);
+  return writeResponse(request, context, result, `Created ${entry.type}`);
 }
 
-async function transaction(entries: ParsedEntry[], context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
+async function transaction(bundle: BundleEntries, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
+  const entries = await bundle.parseAll();
   checkUniqueFullUrls(entries);
   const responses = new Array<string>(entries.length);
-  const ordered = [...entries].sort((a, b) => METHOD_ORDER[a.request.method] - METHOD_ORDER[b.request.method] || a.index - b.index);
+  const ordered = [...entries].sort((a, b) => METHOD_ORDER[a.method] - METHOD_ORDER[b.method] || a.index - b.index);
   // The DELETEs run before any identity is planned: a conditional create, update or reference must
   // not find what this transaction deletes.
-  await runEntries(ordered.filter((e) => e.request.method === 'DELETE'), new Map(), context, dispatch, responses);
+  const deletes = ordered.filter((e) => e.method === 'DELETE');
+  await runEntries(bundle, deletes, { creates: new Map(), ids: new Map() }, context, dispatch, responses);
 
   const ids = new Map<string, string>();
   const creates = await planIdentities(entries, context, ids);
   checkNoDuplicateTargets(entries);
   await resolveConditionalReferences(entries, context, ids);
-  for (const entry of entries) entry.request.body = rewriteReferences(entry.request.body, ids);
   await context.store.lockForWrites(context.tx as BatchedTransaction, changedResources(entries));
-  await runEntries(ordered.filter((e) => e.request.method !== 'DELETE'), creates, context, dispatch, responses);
+  await runEntries(bundle, ordered.filter((e) => e.method !== 'DELETE'), { creates, ids }, context, dispatch, responses);
   return { status: 200, json: bundleJson({ type: 'transaction-response' }, responses) };
 }

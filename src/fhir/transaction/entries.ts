@@ -1,19 +1,33 @@
 import type { Binary, Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { errors } from '../../errors.js';
 import type { FhirRequest } from '../types.js';
+import type { BundleSource } from './bundle-source.js';
+import { conditionalReferences } from './references.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
-/** One entry of a batch or transaction, turned into the FhirRequest it stands for. */
+/**
+ * What planning needs of one entry of a batch or transaction: its request without the resource,
+ * which is read again from the Bundle when the entry runs (a large Bundle is never held whole).
+ */
 export interface ParsedEntry {
   index: number;
   fullUrl?: string;
-  request: FhirRequest;
+  method: string;
+  /** The URL below the base, without its query. */
+  path: string;
   /** The first path segment (the resource type) and the second (the id), when the URL has them. */
   type?: string;
   id?: string;
   /** The query of a conditional URL (`Patient?identifier=x`), when it has one. */
   criteria?: string;
+  ifNoneExist?: string;
+  /** A PUT's resource's own id. */
+  bodyId?: string;
+  /** The conditional references (`Patient?identifier=x|y`) in the resource, when it has any. */
+  conditionalReferences?: string[];
+  /** The id planning gave a conditional PUT: its resource is written with it. */
+  assignedId?: string;
 }
 
 export function requireBundle(body: unknown): Bundle {
@@ -40,22 +54,23 @@ function patchBody(resource: Resource | undefined, index: number): Pick<FhirRequ
   return { body: resource, bodyFormat: 'resource' };
 }
 
-/** The URL relative to the FHIR base: entries may give it absolute, with our base. */
-function relativeUrl(url: string, baseUrl: string): string {
-  if (url.startsWith(`${baseUrl}/`)) return url.slice(baseUrl.length + 1);
-  return url.replace(/^\/+/, '');
+/** The URL's path relative to the FHIR base (entries may give it absolute, with our base) and its query. */
+function splitUrl(url: string, baseUrl: string): [path: string, query: string] {
+  const relative = url.startsWith(`${baseUrl}/`) ? url.slice(baseUrl.length + 1) : url.replace(/^\/+/, '');
+  const [path, query = ''] = relative.split('?', 2) as [string, string?];
+  return [path, query];
 }
 
-export function parseEntry(entry: BundleEntry, index: number, baseUrl: string, prefer: string | undefined): ParsedEntry {
+/** The request an entry stands for, its resource included. */
+function entryRequest(entry: BundleEntry, index: number, baseUrl: string, prefer: string | undefined): FhirRequest {
   const where = `Bundle.entry[${index}]`;
   const method = entry?.request?.method;
   const url = entry?.request?.url;
   if (!method || !METHODS.includes(method)) throw errors.badRequest(`${where}.request.method must be one of ${METHODS.join(', ')}`);
   if (!url) throw errors.badRequest(`${where}.request.url is required`);
-  const [path, query = ''] = relativeUrl(url, baseUrl).split('?', 2) as [string, string?];
-  const [type, id] = path.split('/');
+  const [path, query] = splitUrl(url, baseUrl);
   const body = method === 'PATCH' ? patchBody(entry.resource, index) : { body: entry.resource, bodyFormat: 'resource' as const };
-  const request: FhirRequest = {
+  return {
     method,
     path,
     query: new URLSearchParams(query),
@@ -68,5 +83,46 @@ export function parseEntry(entry: BundleEntry, index: number, baseUrl: string, p
     },
     ...(method === 'POST' || method === 'PUT' || method === 'PATCH' ? body : {}),
   };
-  return { index, fullUrl: entry.fullUrl, request, type, id, criteria: url.includes('?') ? query : undefined };
+}
+
+/** An entry's request checked and described for planning; its resource is let go. */
+function parseEntry(entry: BundleEntry, index: number, baseUrl: string): ParsedEntry {
+  const request = entryRequest(entry, index, baseUrl, undefined);
+  const [type, id] = request.path.split('/');
+  const url = entry.request?.url as string;
+  const [, query] = splitUrl(url, baseUrl);
+  const references = conditionalReferences(request.body);
+  return {
+    index,
+    fullUrl: entry.fullUrl,
+    method: request.method,
+    path: request.path,
+    type,
+    id,
+    criteria: url.includes('?') ? query : undefined,
+    ifNoneExist: request.headers.ifNoneExist,
+    bodyId: request.method === 'PUT' ? (request.body as Resource | undefined)?.id : undefined,
+    conditionalReferences: references.size ? [...references] : undefined,
+  };
+}
+
+/** A Bundle's entries as requests: each parsed once for planning, and read again when it runs. */
+export class BundleEntries {
+  constructor(
+    private readonly source: BundleSource,
+    private readonly baseUrl: string,
+    private readonly prefer: string | undefined,
+  ) {}
+
+  /** Every entry described for planning, in order: a malformed one fails the Bundle before any entry runs. */
+  async parseAll(): Promise<ParsedEntry[]> {
+    const entries: ParsedEntry[] = [];
+    for (let index = 0; index < this.source.count; index++) entries.push(parseEntry(await this.source.entry(index), index, this.baseUrl));
+    return entries;
+  }
+
+  /** The entry's request with its resource, read afresh from the Bundle. */
+  async request(entry: ParsedEntry): Promise<FhirRequest> {
+    return entryRequest(await this.source.entry(entry.index), entry.index, this.baseUrl, this.prefer);
+  }
 }

@@ -13,6 +13,9 @@ const OUTBOX_SWEEP_MS = 10_000;
 /** Entities one merged record names at most (see mergeAlike): a record stays a few kilobytes. */
 const MAX_ENTITIES = 200;
 
+/** What the audit record of a change names (not the change's content). */
+type AuditedChange = Pick<Change, 'operation' | 'resourceType' | 'id' | 'access'>;
+
 /** Takes the oldest change records from the outbox, skipping those another process is taking. */
 async function takeFromOutbox(tx: BatchedTransaction, limit: number): Promise<AuditEvent[]> {
   const { rows } = await tx.query<{ seq: string; event: AuditEvent }>(
@@ -57,17 +60,18 @@ export class AuditLog {
       name: 'audit',
       afterWrite: async (tx, change) => {
         if (change.resourceType === 'AuditEvent' || !change.access) return;
-        this.changesOf(tx).push(change);
+        // Only what the record names: a large transaction's resources are not kept until its commit.
+        this.changesOf(tx).push({ operation: change.operation, resourceType: change.resourceType, id: change.id, access: change.access });
       },
     };
   }
 
-  private readonly changesByTransaction = new WeakMap<BatchedTransaction, Change[]>();
+  private readonly changesByTransaction = new WeakMap<BatchedTransaction, AuditedChange[]>();
 
-  private changesOf(tx: BatchedTransaction): Change[] {
+  private changesOf(tx: BatchedTransaction): AuditedChange[] {
     const known = this.changesByTransaction.get(tx);
     if (known) return known;
-    const changes: Change[] = [];
+    const changes: AuditedChange[] = [];
     this.changesByTransaction.set(tx, changes);
     tx.beforeCommit(() => this.auditChanges(tx, changes));
     return changes;
@@ -86,8 +90,8 @@ export class AuditLog {
     await this.flush();
   }
 
-  private async auditChanges(tx: BatchedTransaction, changes: Change[]): Promise<void> {
-    const groups = new Map<string, { change: Change; references: string[] }>();
+  private async auditChanges(tx: BatchedTransaction, changes: AuditedChange[]): Promise<void> {
+    const groups = new Map<string, { change: AuditedChange; references: string[] }>();
     const requesterNumbers = new Map<unknown, number>();
     for (const change of changes) {
       if (!requesterNumbers.has(change.access)) requesterNumbers.set(change.access, requesterNumbers.size);
