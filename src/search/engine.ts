@@ -14,7 +14,7 @@ import { compilePrefilter, RowIndex } from './prefilter.js';
 import { Reindexer, ReindexWorker } from './reindex.js';
 import { SearchParameterRegistry } from './registry.js';
 import { parseSearchParams, type ParsedSearchParams } from './request.js';
-import { criterionCondition, UnknownParameterError } from './sql/builder.js';
+import { criterionCondition, readsMoreThanKey, UnknownParameterError } from './sql/builder.js';
 import { BuildContext, isIndexExists } from './sql/context.js';
 import { and, assemble, fragment, or, type SqlFragment } from './sql/fragment.js';
 import { parseSort, type SortKey } from './sql/sort.js';
@@ -405,11 +405,9 @@ interface SearchWhere {
 }
 
 const MENTIONS_RESOURCE_ROW = new RegExp(`\\b${ALIAS}\\.`);
-/** Reads a column of the resource row other than its key (`r.deleted`, `r.last_updated`...). */
-const READS_RESOURCE_ROW = new RegExp(`\\b${ALIAS}\\.(?!resource_type\\b|id\\b)\\w`);
 
 function sortReadsResourceRow(sort: SortKey[]): boolean {
-  return sort.some((key) => READS_RESOURCE_ROW.test(key.expression.sql));
+  return sort.some((key) => readsMoreThanKey(key.expression.sql, ALIAS));
 }
 
 /**
@@ -427,7 +425,7 @@ function byIndexRows(type: string, conditions: SqlFragment[]): SearchWhere['byIn
   // The row's own condition must stand alone (a canonical's `|version` also looks at the resource's other rows).
   if (MENTIONS_RESOURCE_ROW.test(condition.sql)) return undefined;
   const rest = conditions.filter((c) => c !== indexed[0]);
-  if (rest.some((c) => READS_RESOURCE_ROW.test(c.sql))) return undefined;
+  if (rest.some((c) => readsMoreThanKey(c.sql, ALIAS))) return undefined;
   return {
     from: fragment(`(SELECT ${x}.resource_type, ${x}.id FROM ${table} ${x} WHERE ${x}.resource_type = $? AND ${x}.param = $? AND (${condition.sql})) ${ALIAS}`, type, param, ...condition.values),
     where: and(rest),

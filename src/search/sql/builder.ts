@@ -112,11 +112,24 @@ async function hasCondition(context: BuildContext, key: string, values: string[]
   const h = context.alias('h');
   const source = context.alias('r');
   const inner = and([await criterionCondition(context, [type], rest, values, source), await reachable(context, type, source)]);
+  const where = `${h}.resource_type = $? AND ${h}.param = $? AND ${h}.target_type = ${alias}.resource_type AND ${h}.target_id = ${alias}.id`;
+  // Reference rows exist only for live current versions (as all index rows): when the conditions
+  // on the referring resource read only its key, the reference row's key stands for it, and no
+  // resource row is read per referring resource.
+  if (!readsMoreThanKey(inner.sql, source)) {
+    const onReference = inner.sql.replace(new RegExp(`\\b${source}\\.`, 'g'), `${h}.`);
+    return { sql: `EXISTS (SELECT 1 FROM search_reference ${h} WHERE ${where} AND (${onReference}))`, values: [type, param.code, ...inner.values] };
+  }
   return {
     sql: `EXISTS (SELECT 1 FROM search_reference ${h} JOIN resource ${source} ON ${source}.resource_type = ${h}.resource_type AND ${source}.id = ${h}.id AND NOT ${source}.deleted
-      WHERE ${h}.resource_type = $? AND ${h}.param = $? AND ${h}.target_type = ${alias}.resource_type AND ${h}.target_id = ${alias}.id AND (${inner.sql}))`,
+      WHERE ${where} AND (${inner.sql}))`,
     values: [type, param.code, ...inner.values],
   };
+}
+
+/** Whether SQL reads a column of the resource row `alias` other than its key (`deleted`, `last_updated`, `content`...). */
+export function readsMoreThanKey(sql: string, alias: string): boolean {
+  return new RegExp(`\\b${alias}\\.(?!resource_type\\b|id\\b)\\w`).test(sql);
 }
 
 /**
