@@ -27,9 +27,17 @@ function queries(dataset: Dataset): SearchQuery[] {
   const withConditions = sample.filter((p) => p.conditionCodes.length > 0);
   const birthDates = sample.map((p) => p.birthDate ?? '1970-01-01').sort();
   const youngest = birthDates[Math.floor(birthDates.length * 0.9)] ?? birthDates[birthDates.length - 1];
-  // The measured code with the most values, and a threshold that about 5% of its values exceed.
-  const [quantityCode, values] = [...dataset.quantities.entries()].sort((a, b) => b[1].length - a[1].length)[0] ?? ['http://loinc.org|29463-7', [100]];
+  // The measured code with the most values, and one of the least measured (with at least 20 values
+  // in the sample), each with a threshold that about 5% of its values exceed.
+  const byCount = [...dataset.quantities.entries()].sort((a, b) => b[1].length - a[1].length);
+  const [quantityCode, values] = byCount[0] ?? ['http://loinc.org|29463-7', [100]];
   const threshold = percentile(values, 95);
+  const [rareQuantityCode, rareValues] = byCount.filter(([, v]) => v.length >= 20).pop() ?? [quantityCode, values];
+  const rareThreshold = percentile(rareValues, 95);
+  // Condition codes that one or two of the sampled patients have (the common ones: thousands of patients at 1M).
+  const conditionHolders = new Map<string, number>();
+  for (const p of withConditions) for (const code of new Set(p.conditionCodes)) conditionHolders.set(code, (conditionHolders.get(code) ?? 0) + 1);
+  const rareConditions = [...conditionHolders].filter(([, holders]) => holders <= 2).map(([code]) => code);
   const patient = (random: Random): PatientFacts => random.pick(sample);
   return [
     { label: 'Patient?name=', make: (r) => `Patient?name=${enc(patient(r).family)}` },
@@ -43,7 +51,8 @@ function queries(dataset: Dataset): SearchQuery[] {
         return `Observation?patient=Patient/${p.id}&code=${enc(code)}&date=ge2010-01-01&_sort=-date&_count=20`;
       },
     },
-    { label: 'Observation?code&value-quantity=gt', make: () => `Observation?code=${enc(quantityCode)}&value-quantity=gt${threshold}` },
+    { label: 'Observation?code&value-quantity=gt, common code', make: () => `Observation?code=${enc(quantityCode)}&value-quantity=gt${threshold}` },
+    { label: 'Observation?code&value-quantity=gt, rare code', make: () => `Observation?code=${enc(rareQuantityCode)}&value-quantity=gt${rareThreshold}` },
     { label: 'Encounter?patient&_revinclude=Obs:encounter', make: (r) => `Encounter?patient=Patient/${patient(r).id}&_revinclude=Observation:encounter` },
     {
       label: 'Appointment?actor&date=ge&status=booked',
@@ -58,8 +67,12 @@ function queries(dataset: Dataset): SearchQuery[] {
       make: (r) => `Observation?subject:Patient.identifier=${enc(`${MRN_SYSTEM}|${patient(r).mrn}`)}&_count=20`,
     },
     {
-      label: '_has:Condition:patient:code',
+      label: '_has:Condition:patient:code, any code',
       make: (r) => `Patient?_has:Condition:patient:code=${enc(r.pick(r.pick(withConditions.length ? withConditions : sample).conditionCodes) ?? 'http://snomed.info/sct|15777000')}&_count=20`,
+    },
+    {
+      label: '_has:Condition:patient:code, rare code',
+      make: (r) => `Patient?_has:Condition:patient:code=${enc(rareConditions.length ? r.pick(rareConditions) : 'http://snomed.info/sct|15777000')}&_count=20`,
     },
   ];
 }
