@@ -104,7 +104,7 @@ export class Database {
 }
 
 /** Connections of each statement-timeout pool: the first page of every search runs there (with its count). */
-const TIMED_POOL_SIZE = 10;
+const TIMED_POOL_SIZE = 6;
 /** A connection is replaced after this many uses, and the statements it prepared go with it. */
 const MAX_USES_PER_CONNECTION = 50_000;
 
