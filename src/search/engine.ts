@@ -5,6 +5,7 @@ import { toStoredVersion, type VersionRow } from '../store/read.js';
 import { grantsUnconfined, type AccessPolicy, type Permission } from '../smart-auth/index.js';
 import { accessCondition, isVisible, visibleOnly } from './access.js';
 import { compartmentCondition } from './compartment.js';
+import { CostlyCounts } from './costly-counts.js';
 import { decodeCursor, encodeCursor, type Cursor } from './cursor.js';
 import { includedResources } from './include.js';
 import { customParameterHook, followCustomParameters } from './custom-parameters.js';
@@ -72,6 +73,7 @@ export class SearchEngine {
   readonly registry = new SearchParameterRegistry();
   readonly reindexer: Reindexer;
   private readonly terminology = new Terminology();
+  private readonly costlyCounts = new CostlyCounts();
   private worker?: ReindexWorker;
   private stopFollowing?: () => Promise<void>;
 
@@ -146,7 +148,7 @@ export class SearchEngine {
 
     // The total is counted once, for the first page, and carried by the cursor: later pages of the
     // same snapshot have the same total, and counting again would cost as much as the result is large.
-    const counted = !cursor && parsed.total === 'bounded' ? await this.firstPageWithTotal(db, where, sort, parsed.count) : undefined;
+    const counted = !cursor && parsed.total === 'bounded' ? await this.firstPageCounted(db, where, sort, parsed.count) : undefined;
     const rows = counted?.rows ?? (await this.page(db, pageWhere, sort, parsed.count, cursor));
     const hasMore = rows.length > parsed.count;
     const page = rows.slice(0, parsed.count);
@@ -224,6 +226,15 @@ export class SearchEngine {
     });
     const { rows } = await db.queryPrepared<KeyedRow>(query.sql, query.values);
     return rows.map((row) => pageRow(row, sort));
+  }
+
+  /** The first page with its total (firstPageWithTotal), unless the same search recently could not be counted. */
+  private async firstPageCounted(db: Queryable, where: SearchWhere, sort: SortKey[], count: number): Promise<{ rows: PageRow[]; total: number } | undefined> {
+    const key = `${where.all.sql} ${JSON.stringify(where.all.values)}`;
+    if (this.costlyCounts.isCostly(key)) return undefined;
+    const counted = await this.firstPageWithTotal(db, where, sort, count);
+    if (!counted) this.costlyCounts.remember(key);
+    return counted;
   }
 
   /**
