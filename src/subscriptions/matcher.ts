@@ -12,8 +12,6 @@ import { CHANNELS } from './vocabulary.js';
 
 /** An arbitrary constant: the advisory lock held by the one process matching at a time. */
 const MATCHER_LOCK = 7_254_005;
-/** Notification payloads are limited to 8000 bytes; beyond, "*" wakes every reader. */
-const PAYLOAD_LIMIT = 7_000;
 
 interface ActiveSubscription {
   spec: SubscriptionSpec;
@@ -74,12 +72,8 @@ export class Matcher {
           await this.apply(tx, row);
           events.push(...(await this.evaluate(tx, row)));
         }
-        const notified = await appendEvents(tx, events);
         await writeCursor(tx, batch.next);
-        if (notified.length) {
-          const payload = notified.join(',');
-          await tx.query('SELECT pg_notify($1, $2)', [CHANNELS.events, payload.length > PAYLOAD_LIMIT ? '*' : payload]);
-        }
+        await appendEvents(tx, events, CHANNELS.events);
         return 'more';
       });
       // Committed: the caches are those of the stored position.

@@ -161,16 +161,22 @@ const toEvent = (row: EventRow): SubscriptionEvent => ({
   occurred: row.occurred,
 });
 
+/** Notification payloads are limited to 8000 bytes; beyond, "*" wakes every reader. */
+const PAYLOAD_LIMIT = 7_000;
+
 /**
- * Appends events, numbering each subscription's in the order given, after its last number; in the
+ * Appends events, numbering each subscription's in the order given, after its last number, and
+ * notifies `channel` on commit with the ids of the subscriptions that have new events; in the
  * matcher's transaction, together with the feed position they were derived from. State rows are
- * locked in id order, so that two writers of several of them cannot deadlock on one another.
+ * locked in id order, so that two writers of several of them cannot deadlock on one another; they
+ * stay locked until the commit (a delivery can neither claim them nor record progress meanwhile),
+ * so the append and the notification are one statement, the last before the commit.
  */
-export async function appendEvents(tx: Queryable, events: NewEvent[]): Promise<string[]> {
-  if (events.length === 0) return [];
+export async function appendEvents(tx: Queryable, events: NewEvent[], channel: string): Promise<void> {
+  if (events.length === 0) return;
   const ids = [...new Set(events.map((e) => e.subscriptionId))].sort();
   await tx.query('SELECT 1 FROM subscription_state WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [ids]);
-  const { rows } = await tx.query<{ subscription_id: string }>(
+  await tx.query(
     `WITH input AS (
        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[])
          WITH ORDINALITY AS i(subscription_id, seq, resource_type, resource_id, version_id, interaction, occurred, ord)
@@ -180,12 +186,16 @@ export async function appendEvents(tx: Queryable, events: NewEvent[]): Promise<s
        UPDATE subscription_state s SET events_since_start = s.events_since_start + c.n
          FROM counts c WHERE s.id = c.subscription_id
        RETURNING s.id, s.events_since_start - c.n AS base
+     ), added AS (
+       INSERT INTO subscription_event (subscription_id, event_number, seq, resource_type, resource_id, version_id, interaction, occurred)
+       SELECT i.subscription_id, b.base + row_number() OVER (PARTITION BY i.subscription_id ORDER BY i.ord),
+              i.seq, i.resource_type, i.resource_id, i.version_id, i.interaction, i.occurred
+         FROM input i JOIN bumped b ON b.id = i.subscription_id
+       RETURNING subscription_id
+     ), notified AS (
+       SELECT string_agg(DISTINCT subscription_id, ',') AS list FROM added
      )
-     INSERT INTO subscription_event (subscription_id, event_number, seq, resource_type, resource_id, version_id, interaction, occurred)
-     SELECT i.subscription_id, b.base + row_number() OVER (PARTITION BY i.subscription_id ORDER BY i.ord),
-            i.seq, i.resource_type, i.resource_id, i.version_id, i.interaction, i.occurred
-       FROM input i JOIN bumped b ON b.id = i.subscription_id
-     RETURNING subscription_id`,
+     SELECT pg_notify($8, CASE WHEN length(list) > $9 THEN '*' ELSE list END) FROM notified WHERE list IS NOT NULL`,
     [
       events.map((e) => e.subscriptionId),
       events.map((e) => e.seq),
@@ -194,9 +204,10 @@ export async function appendEvents(tx: Queryable, events: NewEvent[]): Promise<s
       events.map((e) => e.versionId),
       events.map((e) => e.interaction),
       events.map((e) => e.occurred),
+      channel,
+      PAYLOAD_LIMIT,
     ],
   );
-  return [...new Set(rows.map((row) => row.subscription_id))];
 }
 
 /** Events of one subscription with numbers in [from, to], in order, at most `limit`. */
