@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 /** The server's configuration, from the environment (CONTRACT.md); a `.env` file may set the same names. */
@@ -54,7 +54,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: parseByteSize(env.BODY_LIMIT ?? '64mb'),
     bundleSpoolThreshold: parseByteSize(env.BUNDLE_SPOOL_THRESHOLD ?? '4mb'),
-    bundleSpoolDir: env.BUNDLE_SPOOL_DIR || tmpdir(),
+    bundleSpoolDir: directory('BUNDLE_SPOOL_DIR', env.BUNDLE_SPOOL_DIR || tmpdir()),
     reindexInlineLimit: Number(env.REINDEX_INLINE_LIMIT ?? 1000),
     searchCountTimeoutMs: milliseconds('SEARCH_COUNT_TIMEOUT_MS', env.SEARCH_COUNT_TIMEOUT_MS ?? '100'),
     adminClientId: env.ADMIN_CLIENT_ID || undefined,
@@ -69,6 +69,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** A duration in whole milliseconds, 0 or more; anything else stops the start with the variable's name. */
+/** A directory that exists: checked at start, not when the first large Bundle would need it (a 500 then). */
+function directory(name: string, value: string): string {
+  if (!statSync(value, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`Invalid ${name} "${value}": not an existing directory`);
+  return value;
+}
+
 function milliseconds(name: string, value: string): number {
   if (!/^\s*\d+\s*$/.test(value)) throw new Error(`Invalid ${name} "${value}": expected a number of milliseconds`);
   return Number(value);

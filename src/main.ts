@@ -1,6 +1,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { configFromEnv, loadDotEnv } from './config.js';
+import { removeStaleSpools } from './fhir/json-body.js';
 import { warmUpValidation } from './fhir/validation/index.js';
 import { buildServer } from './server.js';
 import { Database, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from './store/index.js';
@@ -28,6 +29,8 @@ async function main(): Promise<void> {
   await migrate(databaseUrl);
   const db = new Database(databaseUrl);
   const { app } = await buildServer(config, db);
+  const staleSpools = await removeStaleSpools(config.bundleSpoolDir);
+  if (staleSpools) app.log.warn({ dir: config.bundleSpoolDir, files: staleSpools }, 'removed Bundle spool files a stopped process left');
   // Compiles the validators of every type now, so that no request pays for it.
   warmUpValidation();
   releaseStartUpGarbage();

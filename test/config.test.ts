@@ -1,3 +1,6 @@
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { configFromEnv } from '../src/config.js';
 
@@ -12,5 +15,11 @@ describe('configuration', () => {
     for (const value of ['abc', '-5', '1.5', '']) {
       expect(() => configFromEnv({ SEARCH_COUNT_TIMEOUT_MS: value })).toThrow(/SEARCH_COUNT_TIMEOUT_MS/);
     }
+  });
+
+  it('refuses a BUNDLE_SPOOL_DIR that is not an existing directory, naming it', () => {
+    expect(configFromEnv({ BUNDLE_SPOOL_DIR: tmpdir() }).bundleSpoolDir).toBe(tmpdir());
+    expect(() => configFromEnv({ BUNDLE_SPOOL_DIR: path.join(tmpdir(), `missing-${process.pid}-${Date.now()}`) })).toThrow(/BUNDLE_SPOOL_DIR/);
+    expect(() => configFromEnv({ BUNDLE_SPOOL_DIR: fileURLToPath(import.meta.url) })).toThrow(/not an existing directory/);
   });
 });

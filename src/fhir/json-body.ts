@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { open, rm, type FileHandle } from 'node:fs/promises';
+import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { finished, type Readable } from 'node:stream';
 import { errorCodes, type FastifyRequest } from 'fastify';
@@ -110,6 +110,26 @@ function eachChunk(payload: Readable, limit: number, take: (chunk: Buffer) => Pr
     });
     payload.on('data', onData);
   });
+}
+
+const SPOOL_FILE = /^fhir-bundle-[0-9a-f-]{36}\.json$/;
+
+/**
+ * Removes the spool files older than `maxAgeMs`: those of a process that died while it handled a
+ * large Bundle (its own are removed with each request). Other processes may share the directory,
+ * so a file is taken for left over only when no request could still be using it.
+ */
+export async function removeStaleSpools(dir: string, maxAgeMs = 24 * 3600 * 1000, now = Date.now()): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(dir)) {
+    if (!SPOOL_FILE.test(name)) continue;
+    const file = path.join(dir, name);
+    const info = await stat(file).catch(() => undefined);
+    if (!info || now - info.mtimeMs <= maxAgeMs) continue;
+    // Another user's file, say, is left where it is.
+    if (await rm(file, { force: true }).then(() => true, () => false)) removed += 1;
+  }
+  return removed;
 }
 
 /** A body on its way to a temporary file, scanned as it goes. */

@@ -1,9 +1,10 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { removeStaleSpools } from '../../src/fhir/json-body.js';
 import { SpooledBundle } from '../../src/fhir/transaction/bundle-source.js';
 import { fhirRequest, startTestServer, type FhirTestResponse, type TestServer } from '../support/test-server.js';
 import {
@@ -279,5 +280,22 @@ describe('a spooled body that cannot be used', () => {
     const response = await fhirRequest(server.app, 'POST', '/fhir/Patient', patient());
     expect(response.status, response.text).toBe(201);
     expect(spooled).not.toHaveBeenCalled();
+  });
+});
+
+describe('spool files a stopped process left', () => {
+  it('are removed at start once older than a day; newer ones and other files are kept', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'fhir-spool-stale-'));
+    try {
+      const name = () => `fhir-bundle-${crypto.randomUUID()}.json`;
+      const [old, recent, other] = [name(), name(), 'notes.json'];
+      for (const file of [old, recent, other]) await writeFile(path.join(dir, file), '{}');
+      const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+      for (const file of [old, other]) await utimes(path.join(dir, file), twoDaysAgo, twoDaysAgo);
+      expect(await removeStaleSpools(dir)).toBe(1);
+      expect((await readdir(dir)).sort()).toEqual([recent, other].sort());
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
