@@ -15,7 +15,7 @@ import { compilePrefilter, RowIndex } from './prefilter.js';
 import { Reindexer, ReindexWorker } from './reindex.js';
 import { SearchParameterRegistry } from './registry.js';
 import { parseSearchParams, type ParsedSearchParams } from './request.js';
-import { criterionCondition, readsMoreThanKey, UnknownParameterError } from './sql/builder.js';
+import { criterionCondition, readsMoreThanKey, readsRow, UnknownParameterError } from './sql/builder.js';
 import { BuildContext, isIndexExists } from './sql/context.js';
 import { and, assemble, fragment, or, type SqlFragment } from './sql/fragment.js';
 import { parseSort, type SortKey } from './sql/sort.js';
@@ -415,8 +415,6 @@ interface SearchWhere {
   byIndexRows?: { from: SqlFragment; where: SqlFragment };
 }
 
-const MENTIONS_RESOURCE_ROW = new RegExp(`\\b${ALIAS}\\.`);
-
 function sortReadsResourceRow(sort: SortKey[]): boolean {
   return sort.some((key) => readsMoreThanKey(key.expression.sql, ALIAS));
 }
@@ -434,7 +432,7 @@ function byIndexRows(type: string, conditions: SqlFragment[]): SearchWhere['byIn
   if (indexed.length !== 1) return undefined;
   const { table, param, alias: x, condition } = indexed[0].indexRow;
   // The row's own condition must stand alone (a canonical's `|version` also looks at the resource's other rows).
-  if (MENTIONS_RESOURCE_ROW.test(condition.sql)) return undefined;
+  if (readsRow(condition.sql, ALIAS)) return undefined;
   const rest = conditions.filter((c) => c !== indexed[0]);
   if (rest.some((c) => readsMoreThanKey(c.sql, ALIAS))) return undefined;
   return {

@@ -31,6 +31,17 @@ import {
 const BODY_LIMIT = 64 * 1024;
 const uuid = () => `urn:uuid:${crypto.randomUUID()}`;
 const identifier = (value: string) => [{ system: IDENTIFIER_SYSTEM, value }];
+/** POSTs a Bundle to the base as a stream of `size`-byte pieces, without Content-Length (chunked). */
+function postInPieces(server: TestServer, bytes: Buffer, size: number) {
+  const pieces = Array.from({ length: Math.ceil(bytes.length / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+  return server.app.inject({
+    method: 'POST',
+    url: '/fhir',
+    headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${server.adminToken}` },
+    payload: Readable.from(pieces),
+  });
+}
+
 /** Called once for each spooled body: which path a request took. */
 const spooled = vi.spyOn(SpooledBundle, 'open');
 
@@ -194,15 +205,8 @@ describe.each([
 
   it('reads a body sent in pieces that split characters and tokens (no Content-Length)', async () => {
     const text = JSON.stringify(bundle('transaction', [{ resource: patient({ name: [{ family: 'Ånström 😀' }] }), request: { method: 'POST', url: 'Patient' } }]));
-    const bytes = Buffer.from(text);
-    const pieces = Array.from({ length: Math.ceil(bytes.length / 3) }, (_, i) => bytes.subarray(i * 3, i * 3 + 3));
     spooled.mockClear();
-    const response = await server.app.inject({
-      method: 'POST',
-      url: '/fhir',
-      headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${server.adminToken}` },
-      payload: Readable.from(pieces),
-    });
+    const response = await postInPieces(server, Buffer.from(text), 3);
     expect(response.statusCode, response.body).toBe(200);
     expect(spooled).toHaveBeenCalledTimes(mode === 'spooled' ? 1 : 0);
     const created = referenceOf(JSON.parse(response.body).entry[0].response.location);
@@ -253,13 +257,7 @@ describe('a spooled body that cannot be used', () => {
     const announced = await fhirRequest(server.app, 'POST', '/fhir', bytes.toString(), { 'content-type': 'application/fhir+json' });
     expect(announced.status, announced.text).toBe(413);
     expect(announced.body.resourceType).toBe('OperationOutcome');
-    const pieces = Array.from({ length: Math.ceil(bytes.length / 4096) }, (_, i) => bytes.subarray(i * 4096, (i + 1) * 4096));
-    const chunked = await server.app.inject({
-      method: 'POST',
-      url: '/fhir',
-      headers: { 'content-type': 'application/fhir+json', authorization: `Bearer ${server.adminToken}` },
-      payload: Readable.from(pieces),
-    });
+    const chunked = await postInPieces(server, bytes, 4096);
     expect(chunked.statusCode, chunked.body).toBe(413);
     expect(JSON.parse(chunked.body).resourceType).toBe('OperationOutcome');
   });

@@ -127,6 +127,11 @@ async function hasCondition(context: BuildContext, key: string, values: string[]
   };
 }
 
+/** Whether SQL reads any column of the resource row `alias`. */
+export function readsRow(sql: string, alias: string): boolean {
+  return new RegExp(`\\b${alias}\\.`).test(sql);
+}
+
 /** Whether SQL reads a column of the resource row `alias` other than its key (`deleted`, `last_updated`, `content`...). */
 export function readsMoreThanKey(sql: string, alias: string): boolean {
   return new RegExp(`\\b${alias}\\.(?!resource_type\\b|id\\b)\\w`).test(sql);
