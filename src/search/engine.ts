@@ -9,8 +9,9 @@ import { CostlyCounts } from './costly-counts.js';
 import { decodeCursor, encodeCursor, type Cursor } from './cursor.js';
 import { includedResources } from './include.js';
 import { customParameterHook, followCustomParameters } from './custom-parameters.js';
-import { extractIndexRows } from './extract/index.js';
+import { extractIndexRows, type IndexRows } from './extract/index.js';
 import { searchIndexHook, writeIndexRows } from './index-writer.js';
+import { CriteriaSieve } from './criteria-sieve.js';
 import { compilePrefilter, RowIndex } from './prefilter.js';
 import { Reindexer, ReindexWorker } from './reindex.js';
 import { SearchParameterRegistry } from './registry.js';
@@ -46,6 +47,14 @@ export interface ResourceVersion {
   versionId: number;
   lastUpdated: string | Date;
   resource: Resource;
+  /** Its index rows, when the caller extracted them already (versionIndex). */
+  indexed?: IndexedVersion;
+}
+
+/** A version's index rows, and their exact values for the prefilter and the criteria sieve. */
+export interface IndexedVersion {
+  rows: IndexRows;
+  index: RowIndex;
 }
 
 export interface SearchPage {
@@ -298,8 +307,7 @@ export class SearchEngine {
     // Many subscriptions ask the same, and most ask about other resources: identical checks are
     // asked once, and those the index rows decide (exact tokens and references they have or lack,
     // seen by a policy that reads the whole type) not at all.
-    const rows = extractIndexRows(version.resource, this.registry, this.baseUrl);
-    const index = new RowIndex(rows);
+    const { rows, index } = version.indexed ?? this.versionIndex(version.resource);
     const distinct = new Map<string, number>();
     const asked: VersionCheck[] = [];
     const slots = checks.map((check): number | boolean => {
@@ -347,6 +355,17 @@ export class SearchEngine {
       await tx.query('ROLLBACK TO SAVEPOINT match_version');
       await tx.query('RELEASE SAVEPOINT match_version');
     }
+  }
+
+  /** A resource's index rows, as the write path extracts them, and their exact values. */
+  versionIndex(resource: Resource): IndexedVersion {
+    const rows = extractIndexRows(resource, this.registry, this.baseUrl);
+    return { rows, index: new RowIndex(rows) };
+  }
+
+  /** An empty sieve for criteria on one type (see CriteriaSieve). */
+  criteriaSieve<T>(type: string): CriteriaSieve<T> {
+    return new CriteriaSieve<T>(this.registry, type, this.baseUrl);
   }
 
   private readonly compiledChecks = new WeakMap<URLSearchParams, { type: string; version: number; key: string; prefilter: ReturnType<typeof compilePrefilter> }>();

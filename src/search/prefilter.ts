@@ -31,7 +31,14 @@ export class RowIndex {
   has(key: string, value: string): boolean {
     return this.values.get(key)?.has(value) === true;
   }
+
+  /** Every (key, value) pair, as `pairKey` writes it. */
+  *pairs(): IterableIterator<string> {
+    for (const [key, values] of this.values) for (const value of values) yield pairKey(key, value);
+  }
 }
+
+const pairKey = (key: string, value: string) => `${key}\u0000${value}`;
 
 /** A criterion that needs one of these (key, value) pairs in the index. */
 type Requirement = { key: string; value: string }[];
@@ -49,6 +56,28 @@ export type Verdict = 'no' | 'yes' | 'maybe';
  * Compile once per criteria and registry version; test once per version.
  */
 export function compilePrefilter(registry: SearchParameterRegistry, type: string, params: URLSearchParams, baseUrl: string): (index: RowIndex, id: string) => Verdict {
+  const { requirements, ids, decisive } = exactRequirements(registry, type, params, baseUrl);
+  return (index, id) => {
+    const holds = ids.every((allowed) => allowed.includes(id)) && requirements.every((any) => any.some(({ key, value }) => index.has(key, value)));
+    if (!holds) return 'no';
+    return decisive ? 'yes' : 'maybe';
+  };
+}
+
+/**
+ * The index pairs (`RowIndex.pairs`) one of which every version the criteria match has: the
+ * alternatives of the exact requirement with the fewest of them; undefined when no criterion is
+ * an exact token or reference value. A version with none of these pairs certainly does not match.
+ */
+export function requiredPairs(registry: SearchParameterRegistry, type: string, params: URLSearchParams, baseUrl: string): string[] | undefined {
+  const { requirements } = exactRequirements(registry, type, params, baseUrl);
+  if (requirements.length === 0) return undefined;
+  const fewest = requirements.reduce((best, requirement) => (requirement.length < best.length ? requirement : best));
+  return [...new Set(fewest.map(({ key, value }) => pairKey(key, value)))];
+}
+
+/** The criteria's exact token and reference requirements and `_id` lists; `decisive` when they are all the criteria. */
+function exactRequirements(registry: SearchParameterRegistry, type: string, params: URLSearchParams, baseUrl: string): { requirements: Requirement[]; ids: string[][]; decisive: boolean } {
   const requirements: Requirement[] = [];
   const ids: string[][] = [];
   let decisive = true;
@@ -67,11 +96,7 @@ export function compilePrefilter(registry: SearchParameterRegistry, type: string
     if (requirement) requirements.push(requirement);
     else decisive = false;
   }
-  return (index, id) => {
-    const holds = ids.every((allowed) => allowed.includes(id)) && requirements.every((any) => any.some(({ key, value }) => index.has(key, value)));
-    if (!holds) return 'no';
-    return decisive ? 'yes' : 'maybe';
-  };
+  return { requirements, ids, decisive };
 }
 
 /** The index values one of which a token or reference criterion needs; undefined for other criteria. */

@@ -1,5 +1,5 @@
 import type { Resource, Subscription } from '@medplum/fhirtypes';
-import { isResultParameter, type SearchEngine, type VersionCheck } from '../search/index.js';
+import { isResultParameter, type CriteriaSieve, type SearchEngine, type VersionCheck } from '../search/index.js';
 import { grantingScopes, grantsUnconfined, loadPolicy, type AccessPolicy, type StoredPolicy } from '../smart-auth/index.js';
 import type { BatchedTransaction, Database, Queryable } from '../store/index.js';
 import { readFeed, writeCursor, type FeedCursor, type FeedRow } from './feed.js';
@@ -44,7 +44,7 @@ export class Matcher {
   private subscriptions = new Map<string, ActiveSubscription>();
   private topics = new Map<string, Topic>();
   private topicUrls = new Map<string, string>();
-  private byType?: Map<string, string[]>;
+  private byType?: Map<string, CriteriaSieve<ActiveSubscription>>;
   private lastCursor?: FeedCursor;
 
   constructor(
@@ -139,18 +139,20 @@ export class Matcher {
     return ['Subscription', 'Basic', ...this.typeIndex().keys()];
   }
 
-  private typeIndex(): Map<string, string[]> {
-    if (this.byType) return this.byType;
-    const index = new Map<string, string[]>();
-    const add = (type: string, id: string) => {
-      const ids = index.get(type);
-      if (ids) ids.push(id);
-      else index.set(type, [id]);
+  /** Per resource type, the subscriptions concerning it, sifted by the exact values their criteria or filters require. */
+  private typeIndex(): Map<string, CriteriaSieve<ActiveSubscription>> {
+    if (this.byType && ![...this.byType.values()].some((sieve) => sieve.stale)) return this.byType;
+    const index = new Map<string, CriteriaSieve<ActiveSubscription>>();
+    const add = (type: string, sub: ActiveSubscription, params: URLSearchParams) => {
+      let sieve = index.get(type);
+      if (!sieve) index.set(type, (sieve = this.search.criteriaSieve(type)));
+      sieve.add(sub, params);
     };
-    for (const [id, { spec }] of this.subscriptions) {
-      if (spec.criteria) add(spec.criteria.type, id);
+    for (const sub of this.subscriptions.values()) {
+      const { spec } = sub;
+      if (spec.criteria) add(spec.criteria.type, sub, spec.criteria.params);
       const topic = spec.topicUrl ? this.topics.get(spec.topicUrl) : undefined;
-      for (const type of new Set(topic?.triggers.map((t) => t.resourceType) ?? [])) add(type, id);
+      for (const type of new Set(topic?.triggers.map((t) => t.resourceType) ?? [])) add(type, sub, filterParams(sub, type));
     }
     this.byType = index;
     return index;
@@ -158,15 +160,23 @@ export class Matcher {
 
   /** The events one feed row makes: one per subscription it matches. */
   private async evaluate(tx: BatchedTransaction, row: FeedRow): Promise<NewEvent[]> {
-    const candidates = (this.typeIndex().get(row.resourceType) ?? [])
-      .map((id) => this.subscriptions.get(id) as ActiveSubscription)
-      .filter((sub) => row.seq > sub.sinceSeq && !(sub.spec.end && sub.spec.end < row.lastUpdated));
-    if (candidates.length === 0) return [];
-    const needPrevious = row.method === 'DELETE' || candidates.some((c) => c.spec.flavour === 'topic');
-    const previous = needPrevious && row.versionId > 1 ? await readVersionContent(tx, row.resourceType, row.id, row.versionId - 1) : undefined;
-    const interaction: Interaction = row.method === 'DELETE' ? 'delete' : previous ? 'update' : 'create';
+    const sieve = this.typeIndex().get(row.resourceType);
+    if (!sieve) return [];
+    const deleted = row.method === 'DELETE';
     // A row read before this batch's reload may lack content that a subscription now asks about.
-    const current = row.contentOmitted ? await readVersionContent(tx, row.resourceType, row.id, row.versionId) : row.resource;
+    const current = deleted ? undefined : row.contentOmitted ? await readVersionContent(tx, row.resourceType, row.id, row.versionId) : row.resource;
+    let previous = deleted && row.versionId > 1 ? await readVersionContent(tx, row.resourceType, row.id, row.versionId - 1) : undefined;
+    // Classic criteria are not asked about deletes, and a topic's filters then see the previous version.
+    const sifted = deleted ? previous : current;
+    if (!sifted) return [];
+    const indexed = this.search.versionIndex(sifted);
+    const candidates = [...sieve.candidates(indexed.index)].filter((sub) => row.seq > sub.sinceSeq && !(sub.spec.end && sub.spec.end < row.lastUpdated));
+    if (candidates.length === 0) return [];
+    // A topic's triggers tell a create from an update and may compare with the previous version.
+    if (!deleted && row.versionId > 1 && candidates.some((c) => c.spec.flavour === 'topic')) {
+      previous = await readVersionContent(tx, row.resourceType, row.id, row.versionId - 1);
+    }
+    const interaction: Interaction = deleted ? 'delete' : previous ? 'update' : 'create';
 
     const checks: Record<Side, VersionCheck[]> = { current: [], previous: [] };
     const results: Record<Side, boolean[]> = { current: [], previous: [] };
@@ -217,13 +227,7 @@ export class Matcher {
       if (!topic || topic.status === 'retired') continue;
       const triggers = topicTriggers(topic);
       if (triggers.length === 0) continue;
-      let params = sub.filters.get(row.resourceType);
-      if (!params) {
-        params = new URLSearchParams();
-        for (const filter of spec.filters.filter((f) => f.type === row.resourceType)) for (const [k, v] of filter.params) params.append(k, v);
-        sub.filters.set(row.resourceType, params);
-      }
-      const filtered = ask(interaction === 'delete' ? 'previous' : 'current', { params, access: owner }, sub);
+      const filtered = ask(interaction === 'delete' ? 'previous' : 'current', { params: filterParams(sub, row.resourceType), access: owner }, sub);
       decisions.push({ sub, matched: () => triggers.some((t) => t()) && filtered() });
     }
 
@@ -234,6 +238,7 @@ export class Matcher {
         versionId: row.versionId,
         lastUpdated: row.lastUpdated,
         resource: current,
+        indexed,
       }, checks.current);
     }
     if (checks.previous.length && previous) {
@@ -243,6 +248,7 @@ export class Matcher {
         versionId: row.versionId - 1,
         lastUpdated: previous.meta?.lastUpdated ?? row.lastUpdated,
         resource: previous,
+        indexed: deleted ? indexed : undefined,
       }, checks.previous);
     }
     return decisions
@@ -258,6 +264,17 @@ export class Matcher {
       }));
   }
 
+}
+
+/** A topic subscription's filters on one type merged into one search (the same object every time: the search caches its compilation by it). */
+function filterParams(sub: ActiveSubscription, type: string): URLSearchParams {
+  let params = sub.filters.get(type);
+  if (!params) {
+    params = new URLSearchParams();
+    for (const filter of sub.spec.filters.filter((f) => f.type === type)) for (const [k, v] of filter.params) params.append(k, v);
+    sub.filters.set(type, params);
+  }
+  return params;
 }
 
 function sameCursor(a: FeedCursor, b: FeedCursor): boolean {

@@ -195,3 +195,33 @@ describe('the index-row prefilter of version matching', () => {
     expect(verdict('status=booked&date=2020')).toBe('maybe');
   });
 });
+
+describe('the criteria sieve of the subscription matcher', () => {
+  it('weighs a version only against criteria that name one of its exact values, and always against criteria without such a value', async () => {
+    const { SearchEngine } = await import('../../src/search/index.js');
+    const base = 'http://fhir.test/fhir';
+    const engine = new SearchEngine(base);
+    const sieve = engine.criteriaSieve<string>('Appointment');
+    const criteria: Record<string, string> = {
+      mine: 'actor=Practitioner/p1&status=booked',
+      minePlain: 'actor=p1',
+      either: 'actor=Practitioner/p9,Practitioner/p1',
+      other: 'actor=Practitioner/p2&status=booked',
+      cancelled: 'status=cancelled',
+      dated: 'date=ge2020',
+      everything: '',
+      chained: 'actor.name=x',
+    };
+    for (const [name, query] of Object.entries(criteria)) sieve.add(name, new URLSearchParams(query));
+    const booking = {
+      resourceType: 'Appointment' as const,
+      id: 'a1',
+      status: 'booked' as const,
+      participant: [{ actor: { reference: 'Practitioner/p1' }, status: 'accepted' as const }],
+    };
+    const candidates = [...sieve.candidates(engine.versionIndex(booking).index)].sort();
+    expect(candidates).toEqual(['chained', 'dated', 'either', 'everything', 'mine', 'minePlain']);
+    expect(sieve.stale).toBe(false);
+  });
+});
+
