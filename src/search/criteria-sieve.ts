@@ -1,4 +1,4 @@
-import { requiredPairs, type RowIndex } from './prefilter.js';
+import type { RowIndex } from './prefilter.js';
 import type { SearchParameterRegistry } from './registry.js';
 
 /**
@@ -14,10 +14,10 @@ export class CriteriaSieve<T> {
   private readonly always: T[] = [];
   private readonly builtAt: number;
 
+  /** `pairsOf`: the criteria's `requiredPairs` on the sieve's type. */
   constructor(
     private readonly registry: SearchParameterRegistry,
-    private readonly type: string,
-    private readonly baseUrl: string,
+    private readonly pairsOf: (params: URLSearchParams) => string[] | undefined,
   ) {
     this.builtAt = registry.version;
   }
@@ -28,7 +28,7 @@ export class CriteriaSieve<T> {
   }
 
   add(item: T, params: URLSearchParams): void {
-    const pairs = requiredPairs(this.registry, this.type, params, this.baseUrl);
+    const pairs = this.pairsOf(params);
     if (!pairs) {
       this.always.push(item);
       return;

@@ -12,7 +12,7 @@ import { customParameterHook, followCustomParameters } from './custom-parameters
 import { extractIndexRows, type IndexRows } from './extract/index.js';
 import { searchIndexHook, writeIndexRows } from './index-writer.js';
 import { CriteriaSieve } from './criteria-sieve.js';
-import { compilePrefilter, RowIndex } from './prefilter.js';
+import { compilePrefilter, requiredPairs, RowIndex } from './prefilter.js';
 import { Reindexer, ReindexWorker } from './reindex.js';
 import { SearchParameterRegistry } from './registry.js';
 import { parseSearchParams, type ParsedSearchParams } from './request.js';
@@ -365,7 +365,18 @@ export class SearchEngine {
 
   /** An empty sieve for criteria on one type (see CriteriaSieve). */
   criteriaSieve<T>(type: string): CriteriaSieve<T> {
-    return new CriteriaSieve<T>(this.registry, type, this.baseUrl);
+    return new CriteriaSieve<T>(this.registry, (params) => this.requiredPairsOf(type, params));
+  }
+
+  private readonly requiredPairsCache = new WeakMap<URLSearchParams, { type: string; version: number; pairs: string[] | undefined }>();
+
+  /** requiredPairs, computed once per criteria object and registry version (sieves are rebuilt whenever a subscription changes). */
+  private requiredPairsOf(type: string, params: URLSearchParams): string[] | undefined {
+    const cached = this.requiredPairsCache.get(params);
+    if (cached && cached.type === type && cached.version === this.registry.version) return cached.pairs;
+    const pairs = requiredPairs(this.registry, type, params, this.baseUrl);
+    this.requiredPairsCache.set(params, { type, version: this.registry.version, pairs });
+    return pairs;
   }
 
   private readonly compiledChecks = new WeakMap<URLSearchParams, { type: string; version: number; key: string; prefilter: ReturnType<typeof compilePrefilter> }>();

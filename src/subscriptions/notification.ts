@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Bundle, BundleEntry, Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
-import type { Queryable } from '../store/index.js';
+import type { Bundle, BundleEntry, Parameters, ParametersParameter } from '@medplum/fhirtypes';
 import type { SubscriptionEvent } from './state.js';
 import { BACKPORT_NOTIFICATION_PROFILE, BACKPORT_STATUS_PROFILE, type NotificationType, type PayloadContent } from './vocabulary.js';
 
@@ -17,13 +16,6 @@ export interface StatusInput {
   error?: string;
 }
 
-export interface NotificationInput extends StatusInput {
-  /** The focus versions, by `focusKey`, for `full-resource`. */
-  resources?: Map<string, Resource>;
-}
-
-export const focusKey = (event: Pick<SubscriptionEvent, 'resourceType' | 'resourceId' | 'versionId'>): string =>
-  `${event.resourceType}/${event.resourceId}/${event.versionId}`;
 
 const METHOD = { create: 'POST', update: 'PUT', delete: 'DELETE' } as const;
 const RESPONSE = { create: '201', update: '200', delete: '204' } as const;
@@ -59,7 +51,7 @@ export function statusParameters(input: StatusInput): Parameters {
  * A notification Bundle (type `history`): the SubscriptionStatus first, then one entry per event
  * for `id-only` (its URL) and `full-resource` (the version that triggered it; a deletion has none).
  */
-export function notificationBundle(input: NotificationInput): Bundle {
+export function notificationBundle(input: StatusInput): Bundle {
   const status: BundleEntry = {
     fullUrl: `urn:uuid:${randomUUID()}`,
     resource: statusParameters(input),
@@ -70,7 +62,7 @@ export function notificationBundle(input: NotificationInput): Bundle {
   if (input.content !== 'empty') {
     for (const event of input.events) {
       const url = `${event.resourceType}/${event.resourceId}`;
-      const resource = input.content === 'full-resource' && event.interaction !== 'delete' ? input.resources?.get(focusKey(event)) : undefined;
+      const resource = input.content === 'full-resource' ? event.focus : undefined;
       entries.push({
         fullUrl: `${input.fhirBaseUrl}/${url}`,
         ...(resource ? { resource } : {}),
@@ -87,18 +79,4 @@ export function notificationBundle(input: NotificationInput): Bundle {
     timestamp: new Date().toISOString(),
     entry: entries,
   };
-}
-
-/** The versions the events are about, as stored in the history (what matched, not what is current). */
-export async function loadFocus(db: Queryable, events: SubscriptionEvent[]): Promise<Map<string, Resource>> {
-  const wanted = events.filter((e) => e.interaction !== 'delete');
-  if (wanted.length === 0) return new Map();
-  const { rows } = await db.query<{ resource_type: string; id: string; version_id: number; json: string }>(
-    `SELECT h.resource_type, h.id, h.version_id, h.content::text AS json
-       FROM resource_history h JOIN unnest($1::text[], $2::text[], $3::int[]) AS k(resource_type, id, version_id)
-         ON h.resource_type = k.resource_type AND h.id = k.id AND h.version_id = k.version_id
-      WHERE h.content IS NOT NULL`,
-    [wanted.map((e) => e.resourceType), wanted.map((e) => e.resourceId), wanted.map((e) => e.versionId)],
-  );
-  return new Map(rows.map((row) => [`${row.resource_type}/${row.id}/${row.version_id}`, JSON.parse(row.json) as Resource]));
 }

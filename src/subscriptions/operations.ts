@@ -3,7 +3,7 @@ import { errors } from '../errors.js';
 import type { AccessPolicy } from '../smart-auth/index.js';
 import type { Queryable } from '../store/index.js';
 import { issueBindingToken } from './binding-tokens.js';
-import { loadFocus, notificationBundle, statusParameters } from './notification.js';
+import { notificationBundle, statusParameters } from './notification.js';
 import { mayReceive } from './owner.js';
 import { readEvents, readState } from './state.js';
 import { isTopicCriteria, parseSubscription } from './subscription-spec.js';
@@ -73,8 +73,7 @@ export async function subscriptionEvents(
   }
   const content = (input.content as PayloadContent | undefined) ?? contentOf(subscription);
   const state = await readState(db, subscription.id as string);
-  const events = await readEvents(db, subscription.id as string, Math.max(since, 1), until, MAX_EVENTS_PER_QUERY);
-  const resources = content === 'full-resource' ? await loadFocus(db, events) : undefined;
+  const events = await readEvents(db, subscription.id as string, Math.max(since, 1), until, MAX_EVENTS_PER_QUERY, content === 'full-resource');
   return notificationBundle({
     fhirBaseUrl,
     subscriptionId: subscription.id as string,
@@ -84,7 +83,6 @@ export async function subscriptionEvents(
     eventsSinceStart: state?.eventsSinceStart ?? 0,
     events,
     content,
-    resources,
   });
 }
 

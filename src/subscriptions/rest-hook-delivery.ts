@@ -1,9 +1,9 @@
-import type { Resource, Subscription } from '@medplum/fhirtypes';
+import type { Subscription } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Database, Store } from '../store/index.js';
 import type { BackendIdentity, NotificationListener } from './listener.js';
 import { type StepOutcome } from './loop.js';
-import { focusKey, loadFocus, notificationBundle } from './notification.js';
+import { notificationBundle } from './notification.js';
 import { postNotification, type RestHookResult } from './rest-hook-client.js';
 import { readEvents, stateColumns, toState, type StateRow, type SubscriptionEvent, type SubscriptionState } from './state.js';
 import { changeStatus } from './status-writes.js';
@@ -32,13 +32,19 @@ const ROUNDS_PER_CLAIM = 20;
 
 interface LeasedState extends SubscriptionState {
   heartbeatDue: boolean;
+  /** The lease ended with the last update: nothing was left to send. */
+  released: boolean;
 }
 
-type LeasedRow = StateRow & { heartbeat_due: boolean };
-const toLeased = (row: LeasedRow): LeasedState => ({ ...toState(row), heartbeatDue: row.heartbeat_due === true });
+type LeasedRow = StateRow & { heartbeat_due: boolean; released: boolean };
+const toLeased = (row: LeasedRow): LeasedState => ({ ...toState(row), heartbeatDue: row.heartbeat_due === true, released: row.released === true });
 
 const leasedColumns = (alias: string) => `${stateColumns(alias)},
-  (${alias}.heartbeat_seconds IS NOT NULL AND ${alias}.last_sent_at + make_interval(secs => ${alias}.heartbeat_seconds) <= now()) AS heartbeat_due`;
+  (${alias}.heartbeat_seconds IS NOT NULL AND ${alias}.last_sent_at + make_interval(secs => ${alias}.heartbeat_seconds) <= now()) AS heartbeat_due,
+  ${alias}.lease_pid IS NULL AS released`;
+
+/** Parsed Subscriptions by id, each for the version it was parsed from. */
+const SPEC_CACHE_SIZE = 10_000;
 
 /**
  * Rest-hook delivery. Any process claims subscriptions with work due (events not yet delivered, a
@@ -50,6 +56,7 @@ const leasedColumns = (alias: string) => `${stateColumns(alias)},
  */
 export class RestHookDelivery {
   private readonly inFlight = new Set<string>();
+  private readonly specs = new Map<string, { version: number; spec: SubscriptionSpec | undefined }>();
   private readonly running = new Set<Promise<void>>();
   private stopping = false;
 
@@ -87,8 +94,9 @@ export class RestHookDelivery {
     clearTimeout(timer);
   }
 
-  private async claim(identity: BackendIdentity, limit: number): Promise<LeasedState[]> {
-    const { rows } = await this.options.db.query<LeasedRow>(
+  /** The conditions on work to do imply subscription_state_work_idx's (migration 16), which holds only rows that may have work. */
+  private async claim(identity: BackendIdentity, limit: number): Promise<(LeasedState & { subscriptionVersion: number | null })[]> {
+    const { rows } = await this.options.db.query<LeasedRow & { subscription_version: number | null }>(
       `WITH due AS (
          SELECT s.id FROM subscription_state s
           WHERE s.channel = 'rest-hook' AND s.status IN ('requested', 'active')
@@ -104,10 +112,11 @@ export class RestHookDelivery {
        )
        UPDATE subscription_state s SET lease_until = now() + make_interval(secs => $3), lease_pid = $4, lease_backend_start = $5
          FROM due WHERE s.id = due.id
-       RETURNING ${leasedColumns('s')}`,
+       RETURNING ${leasedColumns('s')},
+         (SELECT r.version_id FROM resource r WHERE r.resource_type = 'Subscription' AND r.id = s.id AND NOT r.deleted) AS subscription_version`,
       [[...this.inFlight], limit, LEASE_SECONDS, identity.pid, identity.backendStart],
     );
-    return rows.map(toLeased);
+    return rows.map((row) => ({ ...toLeased(row), subscriptionVersion: row.subscription_version }));
   }
 
   /** The state again, only while the lease is still ours. */
@@ -119,60 +128,71 @@ export class RestHookDelivery {
     return rows[0] && toLeased(rows[0]);
   }
 
-  private async deliver(claimed: LeasedState, identity: BackendIdentity): Promise<void> {
+  private async deliver(claimed: LeasedState & { subscriptionVersion: number | null }, identity: BackendIdentity): Promise<void> {
     let state: LeasedState | undefined = claimed;
-    // Read once per claim, and only when there is something to send: two queries less per event.
     let spec: SubscriptionSpec | undefined;
     try {
       for (let round = 0; state && round < ROUNDS_PER_CLAIM && !this.stopping; round++) {
-        if (!hasWork(state)) return;
-        spec ??= await this.readSpec(state.id);
+        if (state.released || !hasWork(state)) return;
+        spec ??= await this.specOf(state.id, claimed.subscriptionVersion);
         if (!spec) return;
         if (state.status === 'requested' && state.handshakePending) {
           const result = await this.send(spec, state, 'handshake', []);
           if (!result.ok) return await this.failed(state, identity, result);
-          await this.succeeded(state.id, identity, undefined);
+          await this.succeeded(state.id, identity, undefined, false);
           await changeStatus(this.options.store, state.id, ['requested'], 'active');
           state = await this.reread(state.id, identity);
         } else if (state.status !== 'active') {
           return;
         } else if (state.deliveredThrough < state.eventsSinceStart) {
           const limit = spec.flavour === 'classic' ? 1 : spec.channel.maxCount;
-          const events = await readEvents(this.options.db, state.id, state.deliveredThrough + 1, state.eventsSinceStart, limit);
+          const withFocus = spec.flavour === 'classic' ? Boolean(spec.channel.payload) : spec.channel.content === 'full-resource';
+          const events = await readEvents(this.options.db, state.id, state.deliveredThrough + 1, state.eventsSinceStart, limit, withFocus);
           // Events removed by retention are skipped.
           const through = events.length ? events[events.length - 1].eventNumber : state.eventsSinceStart;
           if (events.length) {
             const result = await this.send(spec, state, 'event-notification', events);
             if (!result.ok) return await this.failed(state, identity, result);
           }
-          state = await this.succeeded(state.id, identity, through);
+          state = await this.succeeded(state.id, identity, through, true);
         } else if (state.heartbeatDue && spec.flavour === 'topic') {
           const result = await this.send(spec, state, 'heartbeat', []);
           if (!result.ok) return await this.failed(state, identity, result);
-          state = await this.succeeded(state.id, identity, undefined);
+          state = await this.succeeded(state.id, identity, undefined, true);
         } else {
           return;
         }
       }
     } finally {
-      await this.options.db
-        .query('UPDATE subscription_state SET lease_until = NULL, lease_pid = NULL, lease_backend_start = NULL WHERE id = $1 AND lease_pid = $2 AND lease_backend_start = $3', [
-          claimed.id,
-          identity.pid,
-          identity.backendStart,
-        ])
-        .catch(() => undefined);
+      if (!state?.released) await this.releaseLease(claimed.id, identity);
     }
   }
 
-  private async readSpec(id: string): Promise<SubscriptionSpec | undefined> {
+  private async releaseLease(id: string, identity: BackendIdentity): Promise<void> {
+    await this.options.db
+      .query('UPDATE subscription_state SET lease_until = NULL, lease_pid = NULL, lease_backend_start = NULL WHERE id = $1 AND lease_pid = $2 AND lease_backend_start = $3', [
+        id,
+        identity.pid,
+        identity.backendStart,
+      ])
+      .catch(() => undefined);
+  }
+
+  /** The Subscription as parsed from its version current at the claim; read only when that version was not parsed before. */
+  private async specOf(id: string, version: number | null): Promise<SubscriptionSpec | undefined> {
+    const cached = this.specs.get(id);
+    if (cached && version !== null && cached.version === version) return cached.spec;
     const current = await this.options.store.read('Subscription', id);
     if (!current?.json || current.deleted) return undefined;
+    let spec: SubscriptionSpec | undefined;
     try {
-      return parseSubscription(JSON.parse(current.json) as Subscription);
+      spec = parseSubscription(JSON.parse(current.json) as Subscription);
     } catch {
-      return undefined;
+      spec = undefined;
     }
+    if (this.specs.size >= SPEC_CACHE_SIZE) this.specs.clear();
+    this.specs.set(id, { version: current.versionId, spec });
+    return spec;
   }
 
   private async send(spec: SubscriptionSpec, state: SubscriptionState, type: NotificationType, events: SubscriptionEvent[]): Promise<RestHookResult> {
@@ -182,13 +202,11 @@ export class RestHookDelivery {
     if (spec.flavour === 'classic') {
       // Classic R4: no body without a payload type; else the version that matched.
       if (channel.payload && events.length) {
-        const resources = await loadFocus(this.options.db, events);
-        const resource = resources.get(focusKey(events[0])) as Resource | undefined;
+        const resource = events[0].focus;
         body = resource ? JSON.stringify(resource) : undefined;
         contentType = channel.payload;
       }
     } else {
-      const resources = channel.content === 'full-resource' ? await loadFocus(this.options.db, events) : undefined;
       const bundle = notificationBundle({
         fhirBaseUrl: this.options.fhirBaseUrl,
         subscriptionId: spec.id,
@@ -198,7 +216,6 @@ export class RestHookDelivery {
         eventsSinceStart: events.length ? events[events.length - 1].eventNumber : state.eventsSinceStart,
         events,
         content: channel.content,
-        resources,
       });
       body = JSON.stringify(bundle);
       contentType = channel.payload ?? 'application/fhir+json';
@@ -214,15 +231,22 @@ export class RestHookDelivery {
     });
   }
 
-  /** Stores the progress and renews the lease; the state as it is then, while the lease is still ours (one round trip, not two). */
-  private async succeeded(id: string, identity: BackendIdentity, deliveredThrough: number | undefined): Promise<LeasedState | undefined> {
+  /**
+   * Stores the progress and renews the lease; the state as it is then, while the lease is still
+   * ours (one round trip, not two). `releaseWhenDone`: when every event is then delivered, the
+   * lease ends in the same statement (one more saved); events the matcher appends later wake a claim.
+   */
+  private async succeeded(id: string, identity: BackendIdentity, deliveredThrough: number | undefined, releaseWhenDone: boolean): Promise<LeasedState | undefined> {
+    const done = `$6 AND GREATEST(s.delivered_through, COALESCE($4, s.delivered_through)) >= s.events_since_start`;
     const { rows } = await this.options.db.query<LeasedRow>(
       `UPDATE subscription_state s SET delivered_through = GREATEST(s.delivered_through, COALESCE($4, s.delivered_through)),
               attempts = 0, last_error = NULL, last_sent_at = now(), handshake_pending = CASE WHEN $4 IS NULL THEN false ELSE s.handshake_pending END,
-              lease_until = now() + make_interval(secs => $5)
+              lease_until = CASE WHEN ${done} THEN NULL ELSE now() + make_interval(secs => $5) END,
+              lease_pid = CASE WHEN ${done} THEN NULL ELSE s.lease_pid END,
+              lease_backend_start = CASE WHEN ${done} THEN NULL ELSE s.lease_backend_start END
         WHERE s.id = $1 AND s.lease_pid = $2 AND s.lease_backend_start = $3
         RETURNING ${leasedColumns('s')}`,
-      [id, identity.pid, identity.backendStart, deliveredThrough ?? null, LEASE_SECONDS],
+      [id, identity.pid, identity.backendStart, deliveredThrough ?? null, LEASE_SECONDS, releaseWhenDone],
     );
     return rows[0] && toLeased(rows[0]);
   }

@@ -1,3 +1,4 @@
+import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../store/index.js';
 import type { StoredPolicy } from '../smart-auth/index.js';
 import type { Interaction } from './topic.js';
@@ -135,9 +136,11 @@ export interface SubscriptionEvent {
   versionId: number;
   interaction: Interaction;
   occurred: Date;
+  /** The version that triggered it, when read with its focus (`full-resource` and classic payloads); none for a deletion. */
+  focus?: Resource;
 }
 
-export type NewEvent = Omit<SubscriptionEvent, 'eventNumber'>;
+export type NewEvent = Omit<SubscriptionEvent, 'eventNumber' | 'focus'>;
 
 interface EventRow {
   subscription_id: string;
@@ -148,6 +151,7 @@ interface EventRow {
   version_id: number;
   interaction: Interaction;
   occurred: Date;
+  focus: string | null;
 }
 
 const toEvent = (row: EventRow): SubscriptionEvent => ({
@@ -159,6 +163,7 @@ const toEvent = (row: EventRow): SubscriptionEvent => ({
   versionId: row.version_id,
   interaction: row.interaction,
   occurred: row.occurred,
+  ...(row.focus ? { focus: JSON.parse(row.focus) as Resource } : {}),
 });
 
 /** Notification payloads are limited to 8000 bytes; beyond, "*" wakes every reader. */
@@ -210,13 +215,19 @@ export async function appendEvents(tx: Queryable, events: NewEvent[], channel: s
   );
 }
 
-/** Events of one subscription with numbers in [from, to], in order, at most `limit`. */
-export async function readEvents(db: Queryable, id: string, from: number, to: number, limit: number): Promise<SubscriptionEvent[]> {
+/**
+ * Events of one subscription with numbers in [from, to], in order, at most `limit`; `withFocus`:
+ * each with the version that triggered it, as stored in the history (what matched, not what is
+ * current), read in the same query.
+ */
+export async function readEvents(db: Queryable, id: string, from: number, to: number, limit: number, withFocus = false): Promise<SubscriptionEvent[]> {
   const { rows } = await db.query<EventRow>(
-    `SELECT subscription_id, event_number, seq, resource_type, resource_id, version_id, interaction, occurred
-       FROM subscription_event WHERE subscription_id = $1 AND event_number BETWEEN $2 AND $3
-      ORDER BY event_number LIMIT $4`,
-    [id, from, to, limit],
+    `SELECT e.subscription_id, e.event_number, e.seq, e.resource_type, e.resource_id, e.version_id, e.interaction, e.occurred, h.content::text AS focus
+       FROM subscription_event e
+       LEFT JOIN resource_history h ON $5 AND e.interaction <> 'delete' AND h.seq = e.seq
+      WHERE e.subscription_id = $1 AND e.event_number BETWEEN $2 AND $3
+      ORDER BY e.event_number LIMIT $4`,
+    [id, from, to, limit, withFocus],
   );
   return rows.map(toEvent);
 }

@@ -5,7 +5,7 @@ import type { SearchEngine } from '../search/index.js';
 import { compilePolicy, grantingScopes, isUnconfined, type AccessPolicy, type SmartAuth } from '../smart-auth/index.js';
 import type { Database, Store } from '../store/index.js';
 import { redeemBindingToken } from './binding-tokens.js';
-import { loadFocus, notificationBundle } from './notification.js';
+import { notificationBundle } from './notification.js';
 import { mayReceive } from './owner.js';
 import { readEvents, readState, type SubscriptionEvent } from './state.js';
 import { parseSubscription, type SubscriptionSpec } from './subscription-spec.js';
@@ -243,13 +243,13 @@ export class WebsocketHub {
     if (!set) this.bySubscription.set(id, (set = new Set()));
     set.add(connection);
     if (spec.flavour === 'classic') this.send(connection, `bound ${id}`);
-    else this.send(connection, JSON.stringify(this.bundle(spec, 'handshake', binding.lastEvent, [], undefined)));
+    else this.send(connection, JSON.stringify(this.bundle(spec, 'handshake', binding.lastEvent, [])));
     if (spec.flavour === 'topic' && spec.channel.heartbeatSeconds) {
       const period = spec.channel.heartbeatSeconds * 1000;
       binding.heartbeat = setInterval(() => {
         if (Date.now() - binding.lastSentAt < period) return;
         binding.lastSentAt = Date.now();
-        this.send(connection, JSON.stringify(this.bundle(binding.spec, 'heartbeat', binding.lastEvent, [], undefined)));
+        this.send(connection, JSON.stringify(this.bundle(binding.spec, 'heartbeat', binding.lastEvent, [])));
       }, Math.min(period, 1000));
       binding.heartbeat.unref();
     }
@@ -257,7 +257,7 @@ export class WebsocketHub {
     this.flush(connection, id);
   }
 
-  private bundle(spec: SubscriptionSpec, type: NotificationType, eventsSinceStart: number, events: SubscriptionEvent[], resources: Awaited<ReturnType<typeof loadFocus>> | undefined) {
+  private bundle(spec: SubscriptionSpec, type: NotificationType, eventsSinceStart: number, events: SubscriptionEvent[]) {
     return notificationBundle({
       fhirBaseUrl: this.options.fhirBaseUrl,
       subscriptionId: spec.id,
@@ -267,7 +267,6 @@ export class WebsocketHub {
       eventsSinceStart,
       events,
       content: spec.channel.content,
-      resources,
     });
   }
 
@@ -318,20 +317,20 @@ export class WebsocketHub {
   private async sendNewEvents(connection: Connection, id: string, binding: Binding): Promise<void> {
     for (;;) {
       if (connection.bindings.get(id) !== binding || connection.socket.readyState !== 1) return;
-      const events = await readEvents(this.options.db, id, binding.lastEvent + 1, Number.MAX_SAFE_INTEGER, EVENTS_PER_READ);
-      if (events.length === 0) return;
       const { spec } = binding;
+      const withFocus = spec.flavour === 'topic' && spec.channel.content === 'full-resource';
+      const events = await readEvents(this.options.db, id, binding.lastEvent + 1, Number.MAX_SAFE_INTEGER, EVENTS_PER_READ, withFocus);
+      if (events.length === 0) return;
       if (spec.flavour === 'classic') {
         for (const event of events) {
           this.send(connection, `ping ${id}`);
           binding.lastEvent = event.eventNumber;
         }
       } else {
-        const resources = spec.channel.content === 'full-resource' ? await loadFocus(this.options.db, events) : undefined;
         for (let i = 0; i < events.length; i += spec.channel.maxCount) {
           const group = events.slice(i, i + spec.channel.maxCount);
           const last = group[group.length - 1].eventNumber;
-          this.send(connection, JSON.stringify(this.bundle(spec, 'event-notification', last, group, resources)));
+          this.send(connection, JSON.stringify(this.bundle(spec, 'event-notification', last, group)));
           binding.lastEvent = last;
         }
       }

@@ -96,6 +96,20 @@ describe('classic rest-hook subscriptions', () => {
     expect(search.body.total ?? search.body.entry?.length ?? 0).toBe(0);
   });
 
+  it('sends with the channel of the Subscription as it is now, after an update changed it', async () => {
+    const subscription = await subscribe('before-change', 'Appointment?actor=Practitioner/changing');
+    await create(appointment('booked', ['Practitioner/changing']));
+    await receiver.waitFor(tagged('before-change'));
+    const changed = await fhirRequest(server.app, 'PUT', `fhir/Subscription/${subscription.id}`, {
+      ...subscription,
+      channel: { ...subscription.channel, header: ['X-Sub: after-change'], payload: undefined },
+    });
+    expect(changed.status, changed.text).toBe(200);
+    await create(appointment('booked', ['Practitioner/changing']));
+    const [received] = await receiver.waitFor(tagged('after-change'));
+    expect(received.body).toBe('');
+  });
+
   it('respects status off, and resumes when switched back on', async () => {
     const subscription = await subscribe('off', 'Appointment?actor=Practitioner/off');
     const off = await fhirRequest(server.app, 'PUT', `fhir/Subscription/${subscription.id}`, { ...subscription, status: 'off' });
@@ -225,8 +239,8 @@ describe('classic rest-hook subscriptions', () => {
     expect(receiver.received.filter(tagged('rollback')).map((r) => r.json.comment)).toEqual(['kept']);
   });
 
-  it('delivers many changes in order, each once', async () => {
-    await subscribe('order', 'Appointment?actor=Practitioner/order');
+  it('delivers many changes in order, each once, and then holds no lease on the subscription', async () => {
+    const subscription = await subscribe('order', 'Appointment?actor=Practitioner/order');
     const written = await Promise.all(
       Array.from({ length: 5 }, async () => {
         const ids = [];
@@ -242,6 +256,8 @@ describe('classic rest-hook subscriptions', () => {
       const positions = ids.map((id) => received.findIndex((r) => r.json.id === id));
       expect([...positions].sort((a, b) => a - b)).toEqual(positions);
     }
+    const state = async () => (await server.db.query('SELECT delivered_through, lease_pid FROM subscription_state WHERE id = $1', [subscription.id])).rows[0];
+    expect(await eventually(async () => ((await state()).lease_pid === null ? state() : undefined))).toEqual({ delivered_through: '20', lease_pid: null });
   });
 
   it('a slow endpoint delays neither other subscriptions nor the FHIR API', async () => {
