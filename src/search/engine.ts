@@ -251,7 +251,7 @@ export class SearchEngine {
    * they are counted within `countTimeoutMs`; otherwise undefined (and the caller pages without a
    * total). The page and the count would each find every match: here they are found once, and one
    * round trip is saved (a first page of `Patient?birthdate=ge…` at 1M resources: 7.5 ms of
-   * PostgreSQL time against 7.2 + 6.8 ms for the two statements). A search on one indexed criterion
+   * PostgreSQL time against 7.2 + 6.8 ms for the two statements). A search with an indexed criterion
    * finds its matches from the index rows alone (see byIndexRows), where a resource may appear
    * once per matching row: they are made distinct, and more than COUNT_LIMIT rows count as too many.
    */
@@ -438,7 +438,7 @@ type CountedRow = { total: string; found?: string } & KeyedRow;
 
 /**
  * A search's conditions: `all` on the resource row `r`; `byIndexRows` when the same matches can be
- * found from the index rows of its one indexed criterion.
+ * found from the index rows of its first indexed criterion.
  */
 interface SearchWhere {
   all: SqlFragment;
@@ -450,16 +450,18 @@ function sortReadsResourceRow(sort: SortKey[]): boolean {
 }
 
 /**
- * A search of one type with exactly one criterion on index rows (`Patient?birthdate=ge…`,
- * `Patient?name=…`) can be found from those rows alone, as `r` (resource_type, id): index rows
- * exist only for live current versions (the write path replaces them and removes them with a
- * deletion), so no resource row needs reading, where the planner would otherwise read one per
- * candidate or hash all the type's rows (5,700 Patients for 380 birth dates). The other conditions
- * (the type, the access rule, a compartment) then apply to those keys; none may read other columns.
+ * A search of one type with a criterion on index rows (`Patient?birthdate=ge…`, `Patient?name=…`,
+ * `Observation?code=…&value-quantity=gt…`) can be found from those rows alone, as `r`
+ * (resource_type, id): index rows exist only for live current versions (the write path replaces
+ * them and removes them with a deletion), so no resource row needs reading, where the planner would
+ * otherwise read one per candidate or hash all the type's rows (5,700 Patients for 380 birth dates;
+ * 3,600 Observations of one code, two fifths of the search's time). The first such criterion gives
+ * the keys; the other conditions (further criteria, the type, the access rule, a compartment) then
+ * apply to those keys, and none may read other columns.
  */
 function byIndexRows(type: string, conditions: SqlFragment[]): SearchWhere['byIndexRows'] {
   const indexed = conditions.filter(isIndexExists);
-  if (indexed.length !== 1) return undefined;
+  if (indexed.length === 0) return undefined;
   const { table, param, alias: x, condition } = indexed[0].indexRow;
   // The row's own condition must stand alone (a canonical's `|version` also looks at the resource's other rows).
   if (readsRow(condition.sql, ALIAS)) return undefined;

@@ -268,7 +268,7 @@ describe('string: errors', () => {
   });
 });
 
-describe('string: a search on one parameter, found from its index rows alone', () => {
+describe('string: searches found from their index rows alone', () => {
   it('counts a resource once however many of its values match, pages without repeating it, and finds none once deleted', async () => {
     // Chalmers matches "Pet" twice (given Peter, text "Peter James..."), Bojo once.
     const first = await fhirRequest(server.app, 'GET', '/fhir/Patient?name=Pet&_count=1');
@@ -284,5 +284,20 @@ describe('string: a search on one parameter, found from its index rows alone', (
     const afterDelete = await fhirRequest(server.app, 'GET', '/fhir/Patient?name=Pet');
     expect(afterDelete.body.total).toBe(2);
     expect(sorted(afterDelete.body.entry.map((e: { resource: { id: string } }) => e.resource.id))).toEqual(sorted([ids.bojo, ids.chalmers]));
+  });
+
+  it('finds a search on several indexed parameters from the first one\'s rows, with the current values only', async () => {
+    // Chalmers matches "Pet" twice; "chalmers" once: counted once.
+    const both = await fhirRequest(server.app, 'GET', '/fhir/Patient?name=Pet&family=chalmers');
+    expect([both.body.total, both.body.entry.map((e: { resource: { id: string } }) => e.resource.id)]).toEqual([1, [ids.chalmers]]);
+
+    const created = await fhirRequest(server.app, 'POST', '/fhir/Patient', { resourceType: 'Patient', name: [{ family: 'Petrova', given: ['Petra'] }] });
+    const total = async () => (await fhirRequest(server.app, 'GET', '/fhir/Patient?name=Pet&family=Petrova')).body.total;
+    expect(await total()).toBe(1);
+    const renamed = await fhirRequest(server.app, 'PUT', `/fhir/Patient/${created.body.id}`, { ...created.body, name: [{ family: 'Smith', given: ['Petra'] }] });
+    expect(renamed.status).toBe(200);
+    expect(await total()).toBe(0);
+    expect((await fhirRequest(server.app, 'DELETE', `/fhir/Patient/${created.body.id}`)).status).toBe(200);
+    expect((await fhirRequest(server.app, 'GET', '/fhir/Patient?name=Petra&family=Smith')).body.total).toBe(0);
   });
 });
