@@ -1,4 +1,4 @@
-export { SearchEngine, type IndexedVersion, type ResourceVersion, type SearchPage, type SearchRequest, type VersionCheck } from './engine.js';
+export { SearchEngine, type ResourceVersion, type SearchPage, type SearchRequest, type VersionCheck } from './engine.js';
 export type { CriteriaSieve } from './criteria-sieve.js';
 export { compartmentMembers, compartmentTypes } from './compartment.js';
 export { parseDateRange, type DateRange } from './date-range.js';

@@ -16,7 +16,6 @@ export interface StatusInput {
   error?: string;
 }
 
-
 const METHOD = { create: 'POST', update: 'PUT', delete: 'DELETE' } as const;
 const RESPONSE = { create: '201', update: '200', delete: '204' } as const;
 

@@ -43,7 +43,10 @@ const leasedColumns = (alias: string) => `${stateColumns(alias)},
   (${alias}.heartbeat_seconds IS NOT NULL AND ${alias}.last_sent_at + make_interval(secs => ${alias}.heartbeat_seconds) <= now()) AS heartbeat_due,
   ${alias}.lease_pid IS NULL AS released`;
 
-/** Parsed Subscriptions by id, each for the version it was parsed from. */
+/** A claimed subscription's state, with the version of its Subscription current at the claim (null once deleted). */
+type ClaimedState = LeasedState & { subscriptionVersion: number | null };
+
+/** Parsed Subscriptions kept at most (by id, each for the version it was parsed from). */
 const SPEC_CACHE_SIZE = 10_000;
 
 /**
@@ -95,7 +98,7 @@ export class RestHookDelivery {
   }
 
   /** The conditions on work to do imply subscription_state_work_idx's (migration 16), which holds only rows that may have work. */
-  private async claim(identity: BackendIdentity, limit: number): Promise<(LeasedState & { subscriptionVersion: number | null })[]> {
+  private async claim(identity: BackendIdentity, limit: number): Promise<ClaimedState[]> {
     const { rows } = await this.options.db.query<LeasedRow & { subscription_version: number | null }>(
       `WITH due AS (
          SELECT s.id FROM subscription_state s
@@ -128,7 +131,7 @@ export class RestHookDelivery {
     return rows[0] && toLeased(rows[0]);
   }
 
-  private async deliver(claimed: LeasedState & { subscriptionVersion: number | null }, identity: BackendIdentity): Promise<void> {
+  private async deliver(claimed: ClaimedState, identity: BackendIdentity): Promise<void> {
     let state: LeasedState | undefined = claimed;
     let spec: SubscriptionSpec | undefined;
     try {
