@@ -115,7 +115,7 @@ export function appointmentHook(deps: SchedulingDeps): WriteHook {
       for (const id of sortedUnique([...usedSlots(previous, deps.baseUrl, false), ...usedSlots(next, deps.baseUrl, false)])) {
         await syncSlotStatus(deps, tx, id);
       }
-      if (next?.status !== 'pending') await releaseHold(tx, change.id);
+      if (next?.status !== 'pending') releaseHold(tx, change.id);
       recordBusyTimes(tx, change.id, next, scheduledActors(next, deps.baseUrl), isLive(next?.status));
     },
   };

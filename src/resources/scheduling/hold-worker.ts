@@ -16,7 +16,7 @@ interface Logger {
 async function expireHold(deps: SchedulingDeps, tx: BatchedTransaction, id: string): Promise<boolean> {
   const appointment = await readResource<Appointment>(deps, tx, 'Appointment', id);
   if (appointment?.status !== 'pending') {
-    await releaseHold(tx, id);
+    releaseHold(tx, id);
     return false;
   }
   const expiry = await holdExpiry(tx, id);

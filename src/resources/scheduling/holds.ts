@@ -1,4 +1,4 @@
-import type { Queryable } from '../../store/index.js';
+import type { BatchedTransaction, Queryable } from '../../store/index.js';
 
 /**
  * The expiry of each `$hold` (table `appointment_hold`), always written in the transaction of the
@@ -12,8 +12,9 @@ export async function putHold(tx: Queryable, appointmentId: string, expiresAt: D
   );
 }
 
-export async function releaseHold(tx: Queryable, appointmentId: string): Promise<void> {
-  await tx.query('DELETE FROM appointment_hold WHERE appointment_id = $1', [appointmentId]);
+/** Removes the hold with the transaction's other writes (no round trip of its own). */
+export function releaseHold(tx: BatchedTransaction, appointmentId: string): void {
+  tx.deleteLater('DELETE FROM appointment_hold WHERE appointment_id = $1', [appointmentId]);
 }
 
 export async function holdExpiry(tx: Queryable, appointmentId: string): Promise<Date | undefined> {
