@@ -109,17 +109,20 @@ export async function outputFiles(db: Queryable, id: string): Promise<OutputFile
   return rows.map((row) => ({ type: row.resource_type, part: row.part, count: Number(row.count) }));
 }
 
-/** The NDJSON text of one file, chunk by chunk (one chunk in memory at a time). */
+/** Chunks read per query while a file streams: about a megabyte. */
+const CHUNKS_PER_READ = 16;
+
+/** The NDJSON text of one file, chunk by chunk (a read's chunks in memory at a time). */
 export async function* fileChunks(db: Queryable, id: string, type: string, part: number): AsyncGenerator<string> {
   let after = -1;
   for (;;) {
     const { rows } = await db.query<{ seq: number; ndjson: string }>(
-      `SELECT seq, ndjson FROM bulk_export_chunk WHERE job_id = $1 AND resource_type = $2 AND part = $3 AND seq > $4 ORDER BY seq LIMIT 1`,
-      [id, type, part, after],
+      `SELECT seq, ndjson FROM bulk_export_chunk WHERE job_id = $1 AND resource_type = $2 AND part = $3 AND seq > $4 ORDER BY seq LIMIT $5`,
+      [id, type, part, after, CHUNKS_PER_READ],
     );
     if (rows.length === 0) return;
-    after = rows[0].seq;
-    yield rows[0].ndjson;
+    after = rows[rows.length - 1].seq;
+    for (const row of rows) yield row.ndjson;
   }
 }
 
