@@ -141,7 +141,7 @@ export class Matcher {
 
   /** Per resource type, the subscriptions concerning it, sifted by the exact values their criteria or filters require. */
   private typeIndex(): Map<string, CriteriaSieve<ActiveSubscription>> {
-    if (this.byType && ![...this.byType.values()].some((sieve) => sieve.stale)) return this.byType;
+    if (this.byType && !anyStale(this.byType.values())) return this.byType;
     const index = new Map<string, CriteriaSieve<ActiveSubscription>>();
     const add = (type: string, sub: ActiveSubscription, params: URLSearchParams) => {
       let sieve = index.get(type);
@@ -275,6 +275,12 @@ function filterParams(sub: ActiveSubscription, type: string): URLSearchParams {
     sub.filters.set(type, params);
   }
   return params;
+}
+
+/** Whether a sieve was filed under another registry version (checked per feed row: no array made). */
+function anyStale(sieves: Iterable<CriteriaSieve<ActiveSubscription>>): boolean {
+  for (const sieve of sieves) if (sieve.stale) return true;
+  return false;
 }
 
 function sameCursor(a: FeedCursor, b: FeedCursor): boolean {
