@@ -1,3 +1,4 @@
+import { bulkExport } from './bulk-export.js';
 import type { Benchmark } from './context.js';
 import { conditionalCreate, create, read, update, vread } from './crud.js';
 import { history } from './history.js';
@@ -9,4 +10,4 @@ import { subscriptions } from './subscriptions.js';
 import { transactionBundle } from './transaction.js';
 
 /** Every benchmark, in the order `npm run bench` runs them (those that add data late). */
-export const BENCHMARKS: Benchmark[] = [read, vread, searchPage, include, history, search, create, update, conditionalCreate, transactionBundle, ingest, subscriptions, largeBundleBenchmark];
+export const BENCHMARKS: Benchmark[] = [read, vread, searchPage, include, history, search, bulkExport, create, update, conditionalCreate, transactionBundle, ingest, subscriptions, largeBundleBenchmark];

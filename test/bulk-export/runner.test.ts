@@ -64,6 +64,18 @@ describe('bulk export runner', () => {
     expect(idsOf(resources.Observation)).toEqual([...observations].sort());
   });
 
+  it('lines that fit in chunkChars share a chunk row, in id order, each ending with a newline', async () => {
+    const { status } = await kickOff(server, '/fhir/$export?_type=Observation');
+    const id = jobId(status as string);
+    const whole = runner({ pageSize: 1000, fileResources: 100_000 });
+    await whole.runJob((await whole.claim())!);
+    const { rows } = await server.db.query('SELECT part, count, ndjson FROM bulk_export_chunk WHERE job_id = $1', [id]);
+    expect(rows.map((r) => [r.part, r.count])).toEqual([[0, 5]]);
+    const lines = (rows[0].ndjson as string).split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines.map((line) => `Observation/${JSON.parse(line).id}`)).toEqual([...observations].sort());
+  });
+
   it('a chunk row holds at most chunkChars of NDJSON; a file streams all its chunks in order', async () => {
     const { status } = await kickOff(server, '/fhir/$export?_type=Observation');
     const id = jobId(status as string);

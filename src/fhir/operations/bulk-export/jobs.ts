@@ -34,7 +34,6 @@ export interface ExportJobRow {
   after_id: string | null;
   type_written: string;
   processed: string;
-  chunks: number;
   lease_owner: string | null;
   lease_expires: Date | null;
   attempts: number;
