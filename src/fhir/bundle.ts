@@ -25,15 +25,25 @@ export function entryJson(entry: EntryParts): string {
   return `{${parts.join(',')}}`;
 }
 
-export function bundleJson(head: { type: string; total?: number; link?: BundleLink[] }, entries: string[]): string {
+function bundleFields(head: { type: string; total?: number; link?: BundleLink[] }): string[] {
   const fields = [`"resourceType":"Bundle"`, `"id":${JSON.stringify(crypto.randomUUID())}`];
   fields.push(`"meta":{"lastUpdated":${JSON.stringify(new Date().toISOString())}}`);
   fields.push(`"type":${JSON.stringify(head.type)}`);
   if (head.total !== undefined) fields.push(`"total":${head.total}`);
   if (head.link?.length) fields.push(`"link":${JSON.stringify(head.link)}`);
+  return fields;
+}
+
+export function bundleJson(head: { type: string; total?: number; link?: BundleLink[] }, entries: string[]): string {
+  const fields = bundleFields(head);
   // FHIR JSON has no empty arrays (json.html): an empty page, `_summary=count`, `_count=0` have no `entry`.
   if (entries.length) fields.push(`"entry":[${entries.join(',')}]`);
   return `{${fields.join(',')}}`;
+}
+
+/** The text before and after the entries of a Bundle that has some, for one sent entry by entry. */
+export function bundleFrame(head: { type: string }): { before: string; after: string } {
+  return { before: `{${[...bundleFields(head), '"entry":['].join(',')}`, after: ']}' };
 }
 
 /** A link to the same interaction with other parameters (paging). */

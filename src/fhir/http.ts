@@ -104,6 +104,7 @@ function serialize(response: FhirResponse, pretty: boolean): string | undefined 
 
 function send(reply: FastifyReply, response: FhirResponse, format: ResponseFormat, pretty: boolean): FastifyReply {
   reply.code(response.status).headers(response.headers ?? {});
+  if (response.stream) return reply.type(`${format}; charset=utf-8`).send(response.stream);
   const payload = response.status === 304 ? undefined : serialize(response, pretty);
   if (payload === undefined) return reply.send();
   return reply.type(`${format}; charset=utf-8`).send(payload);

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Resource } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
 import type { SearchEngine } from '../search/index.js';
@@ -32,6 +33,8 @@ export interface FhirResponse {
   /** A resource to serialise, or `json`, stored text served without re-serialising. */
   body?: Resource;
   json?: string;
+  /** JSON text too large to hold, sent as it is read (a large Bundle's answers). */
+  stream?: Readable;
   /** The exact instant of the version answered (`Last-Modified` has whole seconds), for a Bundle entry's `response.lastModified`. */
   lastModified?: string;
 }

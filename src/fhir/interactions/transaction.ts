@@ -1,10 +1,10 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { errors } from '../../errors.js';
 import { isResourceType } from '../../definitions/index.js';
-import { bundleJson } from '../bundle.js';
 import { findSingleMatch, ifNoneExistCriteria } from '../conditional.js';
 import { bundleSource } from '../transaction/bundle-source.js';
 import { BundleEntries, type ParsedEntry } from '../transaction/entries.js';
+import type { EntryResponses } from '../transaction/entry-responses.js';
 import { entryFailure, errorResponse, responseEntryJson } from '../transaction/entry-response.js';
 import { rewriteReferences } from '../transaction/references.js';
 import { existingResponse, writeResponse } from '../response.js';
@@ -25,21 +25,38 @@ type PlannedCreate = { kind: 'create'; id: string } | { kind: 'existing'; versio
  * batch and transaction at POST [base] (http.html#transaction). A batch runs each entry on its own,
  * each with its own outcome. A transaction is one database transaction: all or nothing. Both hold
  * only what describes the entries; each entry's resource is read from the Bundle (in memory, or
- * spooled to disk when large) when the entry runs, and let go after.
+ * spooled to disk when large) when the entry runs, and let go after; the answers of a spooled
+ * Bundle's entries go to disk too (entry-responses.ts).
  */
 export async function batchOrTransaction(request: FhirRequest, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
   const source = bundleSource(request.body);
   const entries = new BundleEntries(source, context.baseUrl, request.headers.prefer);
   if (source.type === 'batch') return batch(entries, context, dispatch);
-  // Read afresh inside the unit of work: a retry after a deadlock must not see the plans and rewrites of the failed attempt.
-  return context.store.inTransaction(context.tx, (tx) => transaction(entries, { ...context, tx }, dispatch));
+  // Read afresh inside the unit of work: a retry after a deadlock must not see the plans and rewrites
+  // of the failed attempt, nor its answers. The answers are sent once the transaction has committed.
+  let responses: EntryResponses | undefined;
+  try {
+    await context.store.inTransaction(context.tx, async (tx) => {
+      await responses?.discard();
+      responses = await transaction(entries, { ...context, tx }, dispatch);
+    });
+  } catch (error) {
+    await responses?.discard();
+    throw error;
+  }
+  return (responses as EntryResponses).bundle('transaction-response');
 }
 
 async function batch(bundle: BundleEntries, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
   const entries = await bundle.parseAll();
-  const responses: string[] = [];
-  for (const entry of entries) responses.push(responseEntryJson(asAnswered(entry, await runBatchEntry(bundle, entry, context, dispatch))));
-  return { status: 200, json: bundleJson({ type: 'batch-response' }, responses) };
+  const responses = await bundle.responses();
+  try {
+    for (const entry of entries) await responses.set(entry.index, responseEntryJson(asAnswered(entry, await runBatchEntry(bundle, entry, context, dispatch))));
+  } catch (error) {
+    await responses.discard();
+    throw error;
+  }
+  return responses.bundle('batch-response');
 }
 
 /**
@@ -156,11 +173,11 @@ interface Plan {
   ids: Map<string, string>;
 }
 
-async function runEntries(bundle: BundleEntries, entries: ParsedEntry[], plan: Plan, context: InteractionContext, dispatch: Dispatch, responses: string[]) {
+async function runEntries(bundle: BundleEntries, entries: ParsedEntry[], plan: Plan, context: InteractionContext, dispatch: Dispatch, responses: EntryResponses) {
   for (const entry of entries) {
     try {
       const response = await runEntry(bundle, entry, plan, context, dispatch);
-      responses[entry.index] = responseEntryJson(asAnswered(entry, response));
+      await responses.set(entry.index, responseEntryJson(asAnswered(entry, response)));
     } catch (error) {
       throw entryFailure(error, entry.index, entry.method, entry.path);
     }
@@ -181,10 +198,21 @@ async function runEntry(bundle: BundleEntries, entry: ParsedEntry, plan: Plan, c
   return writeResponse(request, context, result, `Created ${entry.type}`);
 }
 
-async function transaction(bundle: BundleEntries, context: InteractionContext, dispatch: Dispatch): Promise<FhirResponse> {
+/** The transaction's entries run in its unit of work; answers their answers, kept until the commit. */
+async function transaction(bundle: BundleEntries, context: InteractionContext, dispatch: Dispatch): Promise<EntryResponses> {
   const entries = await bundle.parseAll();
   checkUniqueFullUrls(entries);
-  const responses = new Array<string>(entries.length);
+  const responses = await bundle.responses();
+  try {
+    await runTransaction(bundle, entries, context, dispatch, responses);
+  } catch (error) {
+    await responses.discard();
+    throw error;
+  }
+  return responses;
+}
+
+async function runTransaction(bundle: BundleEntries, entries: ParsedEntry[], context: InteractionContext, dispatch: Dispatch, responses: EntryResponses) {
   const ordered = [...entries].sort((a, b) => METHOD_ORDER[a.method] - METHOD_ORDER[b.method] || a.index - b.index);
   // The DELETEs run before any identity is planned: a conditional create, update or reference must
   // not find what this transaction deletes.
@@ -197,5 +225,4 @@ async function transaction(bundle: BundleEntries, context: InteractionContext, d
   await resolveConditionalReferences(entries, context, ids);
   await context.store.lockForWrites(context.tx as BatchedTransaction, changedResources(entries));
   await runEntries(bundle, ordered.filter((e) => e.method !== 'DELETE'), { creates, ids }, context, dispatch, responses);
-  return { status: 200, json: bundleJson({ type: 'transaction-response' }, responses) };
 }

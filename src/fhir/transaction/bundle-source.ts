@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import { errors } from '../../errors.js';
 import type { BundleLayout, Span } from './bundle-scanner.js';
@@ -9,6 +10,8 @@ import { requireBundle } from './entries.js';
 export interface BundleSource {
   type: 'batch' | 'transaction';
   count: number;
+  /** The directory of the file a spooled Bundle is in; its answers are kept there too. */
+  spoolDir?: string;
   /** The entry at `index`, as sent: a spooled one is parsed afresh each time, and nothing keeps it. */
   entry(index: number): Promise<BundleEntry>;
 }
@@ -106,7 +109,7 @@ export class SpooledBundle {
 export function bundleSource(body: unknown): BundleSource {
   if (body instanceof SpooledBundle) {
     const { type } = requireBundle(body.head);
-    return { type: type as BundleSource['type'], count: body.count, entry: (index) => body.entry(index) };
+    return { type: type as BundleSource['type'], count: body.count, spoolDir: dirname(body.path), entry: (index) => body.entry(index) };
   }
   const bundle: Bundle = requireBundle(body);
   const entries = bundle.entry ?? [];

@@ -2,6 +2,7 @@ import type { Binary, Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { errors } from '../../errors.js';
 import type { FhirRequest } from '../types.js';
 import type { BundleSource } from './bundle-source.js';
+import { entryResponses, type EntryResponses } from './entry-responses.js';
 import { conditionalReferences } from './references.js';
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
@@ -119,6 +120,11 @@ export class BundleEntries {
     const entries: ParsedEntry[] = [];
     for (let index = 0; index < this.source.count; index++) entries.push(parseEntry(await this.source.entry(index), index, this.baseUrl));
     return entries;
+  }
+
+  /** Where the entries' answers are kept until the response Bundle is sent: beside a spooled Bundle, on disk too. */
+  responses(): Promise<EntryResponses> {
+    return entryResponses(this.source.count, this.source.spoolDir);
   }
 
   /** The entry's request with its resource, read afresh from the Bundle. */
