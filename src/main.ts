@@ -20,7 +20,19 @@ function releaseStartUpGarbage(): void {
   (vm.runInNewContext('gc') as () => void)();
 }
 
+/**
+ * V8 moves an allocation site's objects straight to the old generation once most of them outlived a
+ * young collection. A busy server teaches it that for sites its streams also use: after 3,000
+ * creates, downloading the files of a 1,000,000-resource export took the heap from 80 to 300 MB
+ * (RSS +230 MB) of garbage that only a full collection frees, against +10 MB in a process that had
+ * done nothing before. Without pretenuring, +14 MB after the same creates.
+ */
+function keepShortLivedObjectsYoung(): void {
+  v8.setFlagsFromString('--no-allocation-site-pretenuring');
+}
+
 async function main(): Promise<void> {
+  keepShortLivedObjectsYoung();
   loadDotEnv();
   const config = configFromEnv();
   let embedded: EmbeddedDatabase | undefined;
