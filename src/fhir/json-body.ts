@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { open, readdir, rm, stat, type FileHandle } from 'node:fs/promises';
+import { readdir, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { finished, type Readable } from 'node:stream';
 import { errorCodes, type FastifyRequest } from 'fastify';
 import { errors } from '../errors.js';
 import { BundleScanner, JsonSyntaxError } from './transaction/bundle-scanner.js';
 import { SpooledBundle } from './transaction/bundle-source.js';
+import { createSpoolFile, isSpoolFileName, writeAt } from './transaction/spool-file.js';
 
 export interface JsonBodyOptions {
   /** BODY_LIMIT: the largest body, spooled or not. */
@@ -112,8 +112,6 @@ function eachChunk(payload: Readable, limit: number, take: (chunk: Buffer) => Pr
   });
 }
 
-const SPOOL_FILE = /^fhir-bundle-[0-9a-f-]{36}\.json$/;
-
 /**
  * Removes the spool files older than `maxAgeMs`: those of a process that died while it handled a
  * large Bundle (its own are removed with each request). Other processes may share the directory,
@@ -122,7 +120,7 @@ const SPOOL_FILE = /^fhir-bundle-[0-9a-f-]{36}\.json$/;
 export async function removeStaleSpools(dir: string, maxAgeMs = 24 * 3600 * 1000, now = Date.now()): Promise<number> {
   let removed = 0;
   for (const name of await readdir(dir)) {
-    if (!SPOOL_FILE.test(name)) continue;
+    if (!isSpoolFileName(name)) continue;
     const file = path.join(dir, name);
     const info = await stat(file).catch(() => undefined);
     if (!info || now - info.mtimeMs <= maxAgeMs) continue;
@@ -143,16 +141,13 @@ class Spool {
   ) {}
 
   static async create(dir: string): Promise<Spool> {
-    const file = path.join(dir, `fhir-bundle-${randomUUID()}.json`);
-    return new Spool(await open(file, 'wx+', 0o600), file);
+    const { file, path } = await createSpoolFile(dir);
+    return new Spool(file, path);
   }
 
   async write(chunk: Buffer): Promise<void> {
     this.scanner.feed(chunk);
-    for (let written = 0; written < chunk.length; ) {
-      const { bytesWritten } = await this.file.write(chunk, written, chunk.length - written, this.size + written);
-      written += bytesWritten;
-    }
+    await writeAt(this.file, chunk, this.size);
     this.size += chunk.length;
   }
 

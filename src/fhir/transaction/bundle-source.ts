@@ -5,6 +5,7 @@ import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import { errors } from '../../errors.js';
 import type { BundleLayout, Span } from './bundle-scanner.js';
 import { requireBundle } from './entries.js';
+import { readAt } from './spool-file.js';
 
 /** The entries of a batch or transaction Bundle, read one at a time: from memory, or from the disk for a large body. */
 export interface BundleSource {
@@ -88,20 +89,9 @@ export class SpooledBundle {
     if (span.start < start || span.end > start + length) {
       if (span.end - span.start > this.buffer.length) this.buffer = Buffer.allocUnsafe(span.end - span.start);
       this.window = { start: span.start, length: 0 };
-      this.window.length = await this.fill(span.start);
+      this.window.length = await readAt(this.file, this.buffer, span.start);
     }
     return this.buffer.subarray(span.start - this.window.start, span.end - this.window.start);
-  }
-
-  /** Fills the buffer from `position` (less at the end of the file); answers how much it read. */
-  private async fill(position: number): Promise<number> {
-    let filled = 0;
-    while (filled < this.buffer.length) {
-      const { bytesRead } = await this.file.read(this.buffer, filled, this.buffer.length - filled, position + filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return filled;
   }
 }
 

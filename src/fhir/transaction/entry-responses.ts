@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { open, rm, type FileHandle } from 'node:fs/promises';
-import path from 'node:path';
+import { rm, type FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { bundleFrame, bundleJson } from '../bundle.js';
 import type { FhirResponse } from '../types.js';
+import { createSpoolFile, readAt, writeAt } from './spool-file.js';
 
 /**
  * The answers of a batch's or transaction's entries, set in the order the entries run and sent in
@@ -66,10 +65,9 @@ class SpooledResponses implements EntryResponses {
   }
 
   static async create(dir: string, count: number): Promise<SpooledResponses> {
-    const file = path.join(dir, `fhir-bundle-${randomUUID()}.json`);
-    const handle = await open(file, 'w+', 0o600);
-    await rm(file, { force: true });
-    return new SpooledResponses(handle, count);
+    const { file, path } = await createSpoolFile(dir);
+    await rm(path, { force: true });
+    return new SpooledResponses(file, count);
   }
 
   async set(index: number, entryJson: string): Promise<void> {
@@ -101,7 +99,7 @@ class SpooledResponses implements EntryResponses {
     const data = Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    for (let done = 0; done < data.length; ) done += (await this.file.write(data, done, data.length - done, this.written + done)).bytesWritten;
+    await writeAt(this.file, data, this.written);
     this.written += data.length;
   }
 
@@ -131,11 +129,7 @@ class SpooledResponses implements EntryResponses {
 
   private async read(position: number, length: number): Promise<Buffer> {
     const buffer = Buffer.allocUnsafe(length);
-    for (let done = 0; done < length; ) {
-      const { bytesRead } = await this.file.read(buffer, done, length - done, position + done);
-      if (bytesRead === 0) throw new Error('The spooled answers of the Bundle ended early');
-      done += bytesRead;
-    }
+    if ((await readAt(this.file, buffer, position)) < length) throw new Error('The spooled answers of the Bundle ended early');
     return buffer;
   }
 }
