@@ -41,3 +41,21 @@ export function expressionForType(expression: string, type: string): string | un
     });
   return branches.length ? branches.join(' | ') : undefined;
 }
+
+/** FHIRPath's system types as FHIR names them (`DateTime` is a FHIR `dateTime`). */
+const SYSTEM_TYPES: Record<string, string> = {
+  Boolean: 'boolean', String: 'string', Integer: 'integer', Decimal: 'decimal', Date: 'date', DateTime: 'dateTime', Time: 'time',
+};
+
+/**
+ * The `as(type)` function keeps only the values of that type (fhirpath.html#functions), but
+ * @medplum/core returns its input unchanged: R4's `Condition.onset.as(string)` would index an
+ * onsetDateTime as text, and `code-value-concept`'s `value.as(CodeableConcept)` a valueString as a
+ * code. Written as `ofType(type)`, which filters, with a system type under its FHIR name.
+ */
+export function withTypeFilters(expression: string): string {
+  return expression.replace(/\.as\(\s*(?:(System|FHIR)\.)?([A-Za-z]+)\s*\)/g, (_all, namespace: string | undefined, name: string) => {
+    const fhirName = namespace === 'FHIR' ? name : (SYSTEM_TYPES[name] ?? name);
+    return `.ofType(${fhirName})`;
+  });
+}

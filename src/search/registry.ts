@@ -4,7 +4,7 @@ import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
 import { isResourceType, loadDefinitions, resourceTypes, structureDefinition } from '../definitions/index.js';
 import { definitionsSource, expandValueSet } from '../terminology/index.js';
 import { compileExpression, type CompiledExpression } from './extract/compile.js';
-import { expressionForType, unionBranches } from './expression.js';
+import { expressionForType, unionBranches, withTypeFilters } from './expression.js';
 
 export type ParamType = 'string' | 'token' | 'date' | 'number' | 'quantity' | 'reference' | 'uri' | 'composite' | 'special';
 
@@ -66,7 +66,7 @@ function componentsOf(sp: SearchParameter, byUrl: (url: string) => SearchParamet
     const definition = component.definition ? byUrl(component.definition) : undefined;
     if (!definition?.type || !component.expression) return undefined;
     // Component expressions are relative to the composite's element, not to the resource.
-    const expression = parseFhirPath(component.expression);
+    const expression = parseFhirPath(withTypeFilters(component.expression));
     components.push({ type: definition.type as ParamType, expression, compiled: compileExpression(expression) });
   }
   return components;
@@ -79,7 +79,7 @@ function toSearchParam(type: string, sp: SearchParameter, byUrl: (url: string) =
   if (sp.expression && !column) {
     const forType = expressionForType(sp.expression, type);
     if (!forType) return undefined;
-    expression = parseFhirPath(forType);
+    expression = parseFhirPath(withTypeFilters(forType));
   }
   const components = componentsOf(sp, byUrl);
   const compiled = expression && !components?.some((component) => !component.compiled) ? compileExpression(expression) : undefined;
