@@ -8,6 +8,7 @@ import { compartmentCondition } from './compartment.js';
 import { CostlyCounts } from './costly-counts.js';
 import { decodeCursor, encodeCursor, type Cursor } from './cursor.js';
 import { includedResources } from './include.js';
+import { withImpliedComposites } from './implied-composites.js';
 import { customParameterHook, followCustomParameters } from './custom-parameters.js';
 import { extractIndexRows, type IndexRows } from './extract/index.js';
 import { searchIndexHook, writeIndexRows } from './index-writer.js';
@@ -125,7 +126,10 @@ export class SearchEngine {
     else if (request.types.length > 1) conditions.push(fragment(`${ALIAS}.resource_type = ANY($?::text[])`, request.types));
     if (request.compartment) conditions.push(compartmentCondition(request.compartment.type, request.compartment.id, ALIAS));
     if (request.access) conditions.push(await accessCondition(context, request.access, request.types, ['s'], ALIAS));
-    for (const { key, values } of parsed.criteria) {
+    const only = request.types.length === 1 ? request.types[0] : undefined;
+    const { criteria, replaced } = only ? withImpliedComposites(this.registry, only, parsed.criteria) : { criteria: parsed.criteria, replaced: [] };
+    for (const { key, values } of replaced) await criterionCondition(context, request.types, key, values, ALIAS);
+    for (const { key, values } of criteria) {
       try {
         conditions.push(await criterionCondition(context, request.types, key, values, ALIAS));
       } catch (error) {
@@ -133,7 +137,6 @@ export class SearchEngine {
         parsed.warnings.push(`${error.message}; it was ignored`);
       }
     }
-    const only = request.types.length === 1 ? request.types[0] : undefined;
     return { all: and(conditions), byIndexRows: only ? byIndexRows(only, conditions.filter((c) => c !== live)) : undefined };
   }
 

@@ -159,6 +159,46 @@ describe('composite: other component types', () => {
   });
 });
 
+/**
+ * `code=X&value-quantity=gtY` on Observation is served from the code-value-quantity rows (both are
+ * the Observation's own, every code paired with the value): the results must be exactly those of
+ * the two criteria, including the forms the composite cannot take and are left as two criteria.
+ */
+describe('code and value criteria together, as their composite', () => {
+  const expectBoth = (query: string, expected: string[]) => expectMatches(server, `/fhir/Observation?${query}`, 'Observation', observations, expected);
+
+  it('code with value-quantity: the same Observation, in any units UCUM converts', async () => {
+    await expectBoth(`code=${q(`${LOINC}|8480-6`)}&value-quantity=gt130`, ['systolic140']);
+    await expectBoth(`value-quantity=gt100&code=8480-6`, ['systolic125', 'systolic140']);
+    await expectBoth(`code=2823-3&value-quantity=${q(`gt5.4|${UCUM}|mmol/L`)}`, ['potassium5_6']);
+    await expectBoth(`code=2823-3&value-quantity=${q(`lt5000|${UCUM}|umol/L`)}`, ['potassium4800umol']);
+    // the components of a blood pressure are not the Observation's own code and value
+    await expectBoth(`code=8462-4&value-quantity=lt70`, []);
+  });
+
+  it('ORed values on both sides pair every code with every value', async () => {
+    await expectBoth(`code=8480-6,8462-4&value-quantity=lt130,ge140`, ['systolic125', 'systolic140', 'diastolic90']);
+    await expectBoth(`code=8480-6,2823-3&value-quantity=gt130`, ['systolic140', 'potassium4800umol']);
+  });
+
+  it('forms the composite would read otherwise stay two criteria: n||unit matches the human unit', async () => {
+    await expectBoth(`code=8480-6&value-quantity=${q('gt100||mmHg')}`, ['systolic125', 'systolic140']);
+    await expectBoth(`code=${q(`${LOINC}|`)}&value-quantity=gt130`, ['systolic140', 'potassium4800umol']);
+    await expectBoth(`code=8480-6&code=${q(`${LOINC}|8480-6`)}&value-quantity=gt130`, ['systolic140']);
+  });
+
+  it('code with value-concept', async () => {
+    await expectBoth(`code=883-9&value-concept=${q(`${SNOMED}|112144000`)}`, ['bloodGroupA']);
+    await expectBoth(`code=883-9&value-concept=165743006,112144000`, ['bloodGroupA', 'bloodGroupO']);
+    await expectBoth(`code=8480-6&value-concept=112144000`, []);
+  });
+
+  it('a malformed value is refused under its own parameter name', async () => {
+    await expectSearchError(server, `/fhir/Observation?code=8480-6&value-quantity=high`, 'value-quantity');
+    await expectSearchError(server, `/fhir/Observation?code=${q('|')}&value-quantity=gt1`, 'code');
+  });
+});
+
 describe('composite: escaping and errors', () => {
   it('\\$ is a literal $ inside a component', async () => {
     await expectObservations('code-value-string', `${ACME}|payment$cash \\$100`, ['paidCash']);
