@@ -1,5 +1,5 @@
 import { errors } from '../../errors.js';
-import { fragment, or, type SqlFragment } from './fragment.js';
+import { and, fragment, or, type SqlFragment } from './fragment.js';
 
 export const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
 export type Prefix = (typeof PREFIXES)[number];
@@ -50,7 +50,9 @@ export function rangeCondition(prefix: Prefix, columns: RangeColumns, start: str
     case 'lt':
       return fragment(`${low} < ${s}`, start);
     case 'ge':
-      return or([fragment(`${high} > ${s}`, end), contains]);
+      // Either way the target ends at or after the start (a range's high is never below its low):
+      // said outright, the upper bound's index can find the rows.
+      return and([fragment(`${high} >= ${s}`, start), or([fragment(`${high} > ${s}`, end), contains])]);
     case 'le':
       return or([fragment(`${low} < ${s}`, start), contains]);
     case 'sa':
