@@ -25,17 +25,14 @@ interface Criterion {
 }
 
 /**
- * Values whose meaning would differ inside the composite: a `$` (the composite's separator), a token
- * `system|` (a coding with a system and no code has a token row but no composite row), a quantity
- * `n||unit` (the composite keeps a quantity's code, not its human unit).
+ * Whether a value means the same inside the composite: not with a `$` (the composite's separator),
+ * nor a token `system|` (a coding with a system and no code has a token row but no composite row),
+ * nor a quantity `n||unit` (the composite keeps a quantity's code, not its human unit).
  */
-function keepsMeaning(part: 'code' | 'value', value: string, secondIsQuantity: boolean): boolean {
+function keepsMeaning(value: string, isQuantity = false): boolean {
   if (value.includes('$') || value.endsWith('|')) return false;
-  if (part === 'value' && secondIsQuantity) {
-    const pieces = splitUnescaped(value, '|');
-    if (pieces.length === 3 && pieces[1] === '' && pieces[2] !== '') return false;
-  }
-  return true;
+  const pieces = isQuantity ? splitUnescaped(value, '|') : [];
+  return !(pieces.length === 3 && pieces[1] === '' && pieces[2] !== '');
 }
 
 /**
@@ -57,8 +54,7 @@ export function withImpliedComposites(registry: SearchParameterRegistry, type: s
     const [codes, values] = [firsts[0], seconds[0]];
     const secondIsQuantity = params[1]?.type === 'quantity';
     if (codes.values.length * values.values.length > MAX_COMBINATIONS) continue;
-    if (!codes.values.every((v) => keepsMeaning('code', v, secondIsQuantity))) continue;
-    if (!values.values.every((v) => keepsMeaning('value', v, secondIsQuantity))) continue;
+    if (!codes.values.every((v) => keepsMeaning(v)) || !values.values.every((v) => keepsMeaning(v, secondIsQuantity))) continue;
     const combined = { key: rule.composite, values: codes.values.flatMap((code) => values.values.map((value) => `${code}$${value}`)) };
     const at = Math.min(result.indexOf(codes), result.indexOf(values));
     result = result.filter((c) => c !== codes && c !== values);
