@@ -2,8 +2,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { Queryable, WriteHook } from '../store/index.js';
 import { INDEX_TABLES } from './index-writer.js';
 
-/** The tables searches plan on: the resources and their index rows. */
-const SEARCHED_TABLES = ['resource', ...INDEX_TABLES];
+/** The tables searches plan on (the resources and their index rows), and the history: the change feed and history reads plan on it. */
+const PLANNED_TABLES = ['resource', 'resource_history', ...INDEX_TABLES];
 
 export interface PlannerStatisticsOptions {
   /** Resources written since the last refresh that call for one. */
@@ -57,7 +57,7 @@ export class PlannerStatistics {
     this.timer = undefined;
     this.written = 0;
     try {
-      await this.db.query(`ANALYZE ${SEARCHED_TABLES.join(', ')}`);
+      await this.db.query(`ANALYZE ${PLANNED_TABLES.join(', ')}`);
     } catch (error) {
       this.log.warn({ err: error }, 'refreshing the planner statistics failed');
     }

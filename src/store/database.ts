@@ -34,11 +34,16 @@ export class Database {
   /** Per statement timeout: a small pool whose sessions have it (see queryPrepared). */
   private readonly timedPools = new Map<number, pg.Pool>();
 
+  /**
+   * `settings`: session settings every connection of the pool starts with (sent with the
+   * connection's start-up message, so they cost no statement).
+   */
   constructor(
     readonly connectionString: string,
     max = Number(process.env.DB_POOL_SIZE ?? 20),
+    settings: Record<string, string | number> = {},
   ) {
-    this.pool = newPool({ connectionString, max });
+    this.pool = newPool({ connectionString, max, options: startupOptions(settings) });
   }
 
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
@@ -107,6 +112,12 @@ export class Database {
 const TIMED_POOL_SIZE = 6;
 /** A connection is replaced after this many uses, and the statements it prepared go with it. */
 const MAX_USES_PER_CONNECTION = 50_000;
+
+/** libpq's `options`: `-c name=value` per setting (values are numbers and words here: nothing to escape). */
+function startupOptions(settings: Record<string, string | number>): string | undefined {
+  const entries = Object.entries(settings);
+  return entries.length === 0 ? undefined : entries.map(([name, value]) => `-c ${name}=${value}`).join(' ');
+}
 
 function newPool(config: pg.PoolConfig): pg.Pool {
   const pool = new pg.Pool({ ...config, maxUses: MAX_USES_PER_CONNECTION });

@@ -1,6 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 
-export type StepOutcome = 'more' | 'idle' | 'busy';
+/**
+ * What a step found: 'more' (it did a full batch: run again at once), 'later' (it did what there
+ * was; more may come soon: run again after the spacing), 'idle' (nothing to do), 'busy' (another
+ * process holds the work).
+ */
+export type StepOutcome = 'more' | 'later' | 'idle' | 'busy';
 
 /** How soon a step that found the work held by another process is tried again. */
 const BUSY_RETRY_MS = 50;
@@ -11,10 +16,10 @@ const BUSY_RETRY_MS = 50;
  * time; a kick during a run makes another run follow it. 'busy' (another process holds the work)
  * retries shortly: that process may have finished its run before our kick's work was there to see.
  *
- * Runs that follow a kick start at least `spacingMs` apart: under a stream of writes, each kick
- * would otherwise start a run for one or two rows, and the fixed cost of a run (a transaction, the
- * cursor, the claim) would be paid per row. Spaced, one run takes what came meanwhile; an idle
- * loop still answers its first kick at once.
+ * Runs that follow a kick or a 'later' start at least `spacingMs` apart: under a stream of writes,
+ * each kick would otherwise start a run for one or two rows, and the fixed cost of a run (a
+ * transaction, the cursor, the claim) would be paid per row. Spaced, one run takes what came
+ * meanwhile; an idle loop still answers its first kick at once.
  */
 export class WorkLoop {
   private timer?: NodeJS.Timeout;
@@ -58,6 +63,7 @@ export class WorkLoop {
         let outcome: StepOutcome;
         do outcome = await this.step();
         while (outcome === 'more' && !this.stopped);
+        if (outcome === 'later') this.dirty = true;
         if (outcome === 'busy') this.later(BUSY_RETRY_MS);
       } catch (error) {
         this.log.error({ err: error, worker: this.name }, 'subscription worker step failed; retrying');

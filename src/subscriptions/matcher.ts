@@ -28,7 +28,7 @@ interface ActiveSubscription {
 type Side = 'current' | 'previous';
 type Answer = () => boolean;
 
-export type MatchOutcome = 'idle' | 'more' | 'busy';
+export type MatchOutcome = 'idle' | 'more' | 'later' | 'busy';
 
 /**
  * The matcher turns the change feed into each subscription's numbered events. One process at a
@@ -53,7 +53,11 @@ export class Matcher {
     private readonly batchSize = 200,
   ) {}
 
-  /** One batch: 'more' when rows were done (call again), 'idle' when nothing is final yet, 'busy' when another process matches. */
+  /**
+   * One batch: 'more' when it was full (call again), 'later' when it took the rest of what was final
+   * (more comes with the next writes), 'idle' when nothing is final yet, 'busy' when another process
+   * matches.
+   */
   async runOnce(): Promise<MatchOutcome> {
     let next: FeedCursor | undefined;
     try {
@@ -74,7 +78,7 @@ export class Matcher {
         }
         await writeCursor(tx, batch.next);
         await appendEvents(tx, events, CHANNELS.events);
-        return 'more';
+        return batch.rows.length >= this.batchSize ? 'more' : 'later';
       });
       // Committed: the caches are those of the stored position.
       if (outcome !== 'busy') this.lastCursor = next;

@@ -19,7 +19,7 @@ describe('planner statistics after a burst of writes', () => {
     for (let i = 0; i < writes; i++) void hook.afterWrite?.(undefined as never, undefined as never);
   };
 
-  it('analyzes the searched tables once the writes have paused, not during the burst', async () => {
+  it('analyzes the searched tables and the history once the writes have paused, not during the burst', async () => {
     const { statistics, statements } = withRecordingDb();
     burst(statistics, 150);
     await vi.advanceTimersByTimeAsync(900);
@@ -28,7 +28,7 @@ describe('planner statistics after a burst of writes', () => {
     expect(statements).toEqual([]);
     await vi.advanceTimersByTimeAsync(200);
     expect(statements).toHaveLength(1);
-    expect(statements[0]).toMatch(/^ANALYZE resource, search_string, search_token, .*search_text$/);
+    expect(statements[0]).toMatch(/^ANALYZE resource, resource_history, search_string, search_token, .*search_text$/);
   });
 
   it('leaves a few writes to autovacuum', async () => {

@@ -65,6 +65,31 @@ describe('Database.queryPrepared', () => {
   });
 });
 
+describe('session settings', () => {
+  it('are those of every connection of the pool, in and out of transactions', async () => {
+    const db = new Database(database.url, 2, { max_parallel_workers_per_gather: 0, work_mem: '2MB' });
+    try {
+      const show = async (name: string) => (await db.query<Record<string, string>>(`SHOW ${name}`)).rows[0][name];
+      expect(await show('max_parallel_workers_per_gather')).toBe('0');
+      expect(await show('work_mem')).toBe('2MB');
+      const inTransaction = await db.transaction(async (tx) => (await tx.query('SHOW max_parallel_workers_per_gather')).rows[0]);
+      expect(inTransaction).toEqual({ max_parallel_workers_per_gather: '0' });
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('leave the server defaults alone when none are given', async () => {
+    const db = new Database(database.url, 1);
+    try {
+      const defaults = await db.query<{ setting: string; source: string }>(`SELECT setting, source FROM pg_settings WHERE name = 'max_parallel_workers_per_gather'`);
+      expect(defaults.rows[0].source).not.toBe('client');
+    } finally {
+      await db.close();
+    }
+  });
+});
+
 describe('the batched writes of a transaction', () => {
   const session = oneSession();
   let db: Database;
