@@ -77,6 +77,22 @@ describe('AuditEvents', () => {
     expect(updates[0].entity).toEqual([{ what: { reference: 'Patient/audited-put' } }]);
   });
 
+  it('splits the record of a transaction that changes more than 200 resources into records of 200, naming each resource once', async () => {
+    const entry = Array.from({ length: 201 }, () => ({ resource: { resourceType: 'Basic', code: { text: 'audit-split' } }, request: { method: 'POST', url: 'Basic' } }));
+    const response = await fhirRequest(server.app, 'POST', '/fhir', { resourceType: 'Bundle', type: 'transaction', entry }, { authorization: `Bearer ${practitionerToken}` });
+    expect(response.status).toBe(200);
+    const created = response.body.entry.map((e: { response: { location: string } }) => e.response.location.replace(/^.*\/fhir\//, '').split('/_history')[0]);
+    await server.auth.audit?.flush();
+
+    const { rows } = await server.db.query<{ references: string[] }>(
+      `SELECT ARRAY(SELECT e->'what'->>'reference' FROM jsonb_array_elements(content->'entity') e) AS references
+         FROM resource WHERE resource_type = 'AuditEvent' AND content->'entity'->0->'what'->>'reference' = ANY($1)`,
+      [created],
+    );
+    expect(rows.map((row) => row.references.length).sort((a, b) => a - b)).toEqual([1, 200]);
+    expect(rows.flatMap((row) => row.references).sort()).toEqual([...created].sort());
+  });
+
   it('keeps the record of a change in its own transaction until it is written as an AuditEvent, by whichever process gets there', async () => {
     // What a process that committed a change and died before writing its record leaves behind.
     const event = interactionEvent({ interaction: 'delete', requester: { clientId: 'crashed-app' }, status: 200, references: ['Patient/left-behind'] });

@@ -10,11 +10,39 @@ const FLUSH_MS = 200;
 const MAX_BATCH = 2000;
 /** How often each process looks for change records left in the outbox (by a process that died before writing them). */
 const OUTBOX_SWEEP_MS = 10_000;
-/** Entities one merged record names at most (see mergeAlike): a record stays a few kilobytes. */
+/** Entities one record names at most (see ChangeRecords and mergeAlike): a record stays a few kilobytes. */
 const MAX_ENTITIES = 200;
 
-/** What the audit record of a change names (not the change's content). */
-type AuditedChange = Pick<Change, 'operation' | 'resourceType' | 'id' | 'access'>;
+/** The records of one transaction's changes being gathered: per kind of change and requester, the resources not yet written in a record. */
+class ChangeRecords {
+  private readonly open = new Map<string, { operation: Change['operation']; access: Change['access']; references: string[] }>();
+  private readonly requesterNumbers = new Map<unknown, number>();
+
+  constructor(private readonly tx: BatchedTransaction) {}
+
+  add(change: Change): void {
+    let requester = this.requesterNumbers.get(change.access);
+    if (requester === undefined) this.requesterNumbers.set(change.access, (requester = this.requesterNumbers.size));
+    const key = `${change.operation} ${requester}`;
+    let record = this.open.get(key);
+    if (!record) this.open.set(key, (record = { operation: change.operation, access: change.access, references: [] }));
+    record.references.push(`${change.resourceType}/${change.id}`);
+    if (record.references.length >= MAX_ENTITIES) this.write(key);
+  }
+
+  writeAll(): void {
+    for (const key of [...this.open.keys()]) this.write(key);
+  }
+
+  private write(key: string): void {
+    const record = this.open.get(key);
+    if (!record) return;
+    this.open.delete(key);
+    const status = record.operation === 'create' ? 201 : 200;
+    const event = interactionEvent({ interaction: record.operation, requester: { access: record.access }, status, references: record.references });
+    this.tx.insertLater('audit_outbox', [{ name: 'event', type: 'jsonb[]', value: JSON.stringify(event) }]);
+  }
+}
 
 /** Takes the oldest change records from the outbox, skipping those another process is taking. */
 async function takeFromOutbox(tx: BatchedTransaction, limit: number): Promise<AuditEvent[]> {
@@ -49,32 +77,38 @@ export class AuditLog {
   }
 
   /**
-   * Records the changes made on a requester's behalf in the changes' own transaction, as it ends:
-   * one record per kind of change (create, update, patch, delete) and requester, naming every
-   * resource changed, so a transaction Bundle of 200 creates is one record, not 200. The record goes
-   * to the outbox (one small row, in the transaction's batched insert) and becomes an AuditEvent
-   * with the next batch.
+   * Records the changes made on a requester's behalf in the changes' own transaction: one record
+   * per kind of change (create, update, patch, delete) and requester, naming the resources changed,
+   * so a transaction Bundle of 200 creates is one record, not 200. A record names at most
+   * MAX_ENTITIES: a larger transaction writes one each time that many are reached (a 100 MB Bundle
+   * of 74,000 creates held 55 MB more at its commit while it built one record naming them all).
+   * The record goes to the outbox (one small row, in the transaction's batched insert) and becomes
+   * an AuditEvent with the next batch.
    */
   writeHook(): WriteHook {
     return {
       name: 'audit',
       afterWrite: async (tx, change) => {
         if (change.resourceType === 'AuditEvent' || !change.access) return;
-        // Only what the record names: a large transaction's resources are not kept until its commit.
-        this.changesOf(tx).push({ operation: change.operation, resourceType: change.resourceType, id: change.id, access: change.access });
+        this.recordsOf(tx).add(change);
       },
     };
   }
 
-  private readonly changesByTransaction = new WeakMap<BatchedTransaction, AuditedChange[]>();
+  private readonly recordsByTransaction = new WeakMap<BatchedTransaction, ChangeRecords>();
 
-  private changesOf(tx: BatchedTransaction): AuditedChange[] {
-    const known = this.changesByTransaction.get(tx);
+  private recordsOf(tx: BatchedTransaction): ChangeRecords {
+    const known = this.recordsByTransaction.get(tx);
     if (known) return known;
-    const changes: AuditedChange[] = [];
-    this.changesByTransaction.set(tx, changes);
-    tx.beforeCommit(() => this.auditChanges(tx, changes));
-    return changes;
+    const records = new ChangeRecords(tx);
+    this.recordsByTransaction.set(tx, records);
+    tx.beforeCommit(async () => {
+      records.writeAll();
+      // The records are there once the change commits, a moment from now (a later drain or the sweep
+      // takes them if this one comes too early).
+      this.timer ??= setTimeout(() => void this.startDrain(), FLUSH_MS);
+    });
+    return records;
   }
 
   /** Writes the records the outbox holds now, and looks again every OUTBOX_SWEEP_MS. */
@@ -88,26 +122,6 @@ export class AuditLog {
   async stop(): Promise<void> {
     clearInterval(this.sweeper);
     await this.flush();
-  }
-
-  private async auditChanges(tx: BatchedTransaction, changes: AuditedChange[]): Promise<void> {
-    const groups = new Map<string, { change: AuditedChange; references: string[] }>();
-    const requesterNumbers = new Map<unknown, number>();
-    for (const change of changes) {
-      if (!requesterNumbers.has(change.access)) requesterNumbers.set(change.access, requesterNumbers.size);
-      const key = `${change.operation} ${requesterNumbers.get(change.access)}`;
-      let group = groups.get(key);
-      if (!group) groups.set(key, (group = { change, references: [] }));
-      group.references.push(`${change.resourceType}/${change.id}`);
-    }
-    for (const { change, references } of groups.values()) {
-      const status = change.operation === 'create' ? 201 : 200;
-      const event = interactionEvent({ interaction: change.operation, requester: { access: change.access }, status, references });
-      tx.insertLater('audit_outbox', [{ name: 'event', type: 'jsonb[]', value: JSON.stringify(event) }]);
-    }
-    // The records are there once the change commits, a moment from now (a later drain or the sweep
-    // takes them if this one comes too early).
-    this.timer ??= setTimeout(() => void this.startDrain(), FLUSH_MS);
   }
 
   /** Records an event soon, in the background. */
