@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
 import { loadDefinitions } from './definitions/index.js';
@@ -19,6 +20,24 @@ import { Subscriptions } from './subscriptions/index.js';
 function badUrl(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const outcome = errors.badRequest(error.message).toOperationOutcome();
   void reply.code(400).type('application/fhir+json; charset=utf-8').send(JSON.stringify(outcome));
+}
+
+/**
+ * The access log: one line per request as it is answered, at `info` (method, URL, client, status,
+ * time). Fastify's own logging writes a second line as each request arrives, which cost a read
+ * about 4% of its server time at the default level; that line is written at `debug` only.
+ */
+function logRequests(app: FastifyInstance): void {
+  if ((app.log as Partial<Logger>).isLevelEnabled?.('debug')) {
+    app.addHook('onRequest', (request, _reply, done) => {
+      request.log.debug({ req: request }, 'incoming request');
+      done();
+    });
+  }
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    done();
+  });
 }
 
 export interface ServerParts {
@@ -78,7 +97,10 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     frameworkErrors: badUrl,
+    // One line per request (logRequests below), not fastify's two.
+    disableRequestLogging: true,
   });
+  logRequests(app);
   // After a burst of writes (an import), the planner's statistics are refreshed once it is over.
   const plannerStatistics = new PlannerStatistics(db, app.log);
   store.addWriteHook(plannerStatistics.writeHook());

@@ -63,8 +63,8 @@ describe('process lifecycle', () => {
   });
 
   it('on SIGTERM finishes the in-flight request, exits with 0 and then refuses connections', async () => {
-    // A server of its own, logging requests, so the test knows the request has arrived before the signal.
-    const dying = await startServerProcess({ databaseUrl: database.url, env: { LOG_LEVEL: 'info' } });
+    // A server of its own, logging requests as they arrive, so the test knows the request has arrived before the signal.
+    const dying = await startServerProcess({ databaseUrl: database.url, env: { LOG_LEVEL: 'debug' } });
     const system = 'urn:e2e:shutdown';
     const entries = Array.from({ length: 300 }, (_, i) => ({
       fullUrl: `urn:uuid:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
