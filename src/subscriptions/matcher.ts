@@ -8,6 +8,7 @@ import { parseSubscription, type SubscriptionSpec } from './subscription-spec.js
 import { isTopicResource, parseTopic, type Interaction, type Topic } from './topic.js';
 import { loadTopics } from './topic-lookup.js';
 import { fhirPathPasses, queryCriteriaOutcome, triggerApplies } from './trigger.js';
+import type { StepOutcome } from './loop.js';
 import { CHANNELS } from './vocabulary.js';
 
 /** An arbitrary constant: the advisory lock held by the one process matching at a time. */
@@ -27,8 +28,6 @@ interface ActiveSubscription {
 
 type Side = 'current' | 'previous';
 type Answer = () => boolean;
-
-export type MatchOutcome = 'idle' | 'more' | 'later' | 'busy';
 
 /**
  * The matcher turns the change feed into each subscription's numbered events. One process at a
@@ -58,12 +57,12 @@ export class Matcher {
    * (more comes with the next writes), 'idle' when nothing is final yet, 'busy' when another process
    * matches.
    */
-  async runOnce(): Promise<MatchOutcome> {
+  async runOnce(): Promise<StepOutcome> {
     let next: FeedCursor | undefined;
     try {
       // A transaction like the write path's (batched; retried after a deadlock or serialization
       // failure). Each attempt starts from the tables, not from caches an aborted attempt changed.
-      const outcome = await this.db.transaction(async (tx): Promise<MatchOutcome> => {
+      const outcome = await this.db.transaction(async (tx): Promise<StepOutcome> => {
         const { rows } = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [MATCHER_LOCK]);
         if (!rows[0].locked) return 'busy';
         const batch = await readFeed(tx, this.batchSize, this.contentTypes());
