@@ -68,6 +68,18 @@ export class BatchedTransaction implements Queryable {
   }
 
   /**
+   * Begins the transaction with its first statement, both in one message (one round trip instead
+   * of two): for a statement without parameters (the simple protocol takes several statements,
+   * but no parameters). Only as the first statement.
+   */
+  async beginWith<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string): Promise<pg.QueryResult<R>> {
+    if (this.begun || this.pending.size > 0 || this.deletes.length > 0) throw new Error('beginWith must be the first statement of a transaction');
+    this.begun = true;
+    const results = (await this.client.query(`BEGIN; ${text}`)) as unknown as pg.QueryResult<R>[];
+    return results[1];
+  }
+
+  /**
    * Queues one row for `table`; rows of one table and column list go out as one multi-row insert.
    * A column's `select` (`to_tsvector('english', $)`) computes what is stored from the value.
    */
@@ -89,7 +101,7 @@ export class BatchedTransaction implements Queryable {
     this.pendingValues += columns.length;
   }
 
-  /** Queues a delete that must happen with the next batch of inserts (the old index rows of a resource). */
+  /** Queues a delete that must happen with the next batch of inserts (the old index rows of a resource, the outbox rows an audit batch replaces). */
   deleteLater(sql: string, values: unknown[]): void {
     this.deletes.push({ sql, values });
     this.pendingValues += values.length;

@@ -31,6 +31,24 @@ export interface FeedBatch {
   next: FeedCursor;
   /** The position read from the table, before this batch. */
   stored: FeedCursor;
+  /** No row of `next`'s window comes after `next.afterSeq` (windows are final: none can come later). */
+  windowDone: boolean;
+}
+
+/** Where the feed stands as a run begins: the stored position and the horizon, read in one statement. */
+export interface FeedStart {
+  stored: FeedCursor;
+  /** The lowest transaction id still running when it was read: every transaction below it had ended. */
+  horizon: string;
+  /** The stored window is known to have no row after `stored.afterSeq` (from the batch that stored it). */
+  windowDone?: boolean;
+}
+
+export interface FeedStartRow {
+  low: string;
+  high: string;
+  after_seq: string;
+  horizon: string;
 }
 
 interface Row {
@@ -80,11 +98,16 @@ const WINDOW_SQL = `SELECT seq, resource_type, id, version_id, method, last_upda
    ORDER BY seq LIMIT $4`;
 
 /**
- * Where a new window starts: its lowest seq (a row of a long transaction may be far behind the
- * rest), read through the txid index. `seq + 0`: a plain min(seq) is planned as a walk of the
- * primary key from the very first row of the history, filtering by txid.
+ * The first page of a new window, from its lowest seq (a row of a long transaction may be far
+ * behind the rest), found through the txid index. `seq + 0`: a plain min(seq) is planned as a walk
+ * of the primary key from the very first row of the history, filtering by txid.
  */
-const WINDOW_START_SQL = `SELECT min(seq + 0) AS first FROM resource_history WHERE txid >= $1::xid8 AND txid < $2::xid8`;
+const NEW_WINDOW_SQL = `SELECT seq, resource_type, id, version_id, method, last_updated,
+         CASE WHEN resource_type = ANY($4::text[]) THEN content::text END AS json
+    FROM resource_history
+   WHERE seq >= (SELECT min(seq + 0) FROM resource_history WHERE txid >= $1::xid8 AND txid < $2::xid8)
+     AND (txid >= $1::xid8 AND txid < $2::xid8) IS TRUE
+   ORDER BY seq LIMIT $3`;
 
 /** The content is parsed when it is first asked for: most rows concern no subscription (AuditEvents, say). */
 function toFeedRow(row: Row): FeedRow {
@@ -109,41 +132,54 @@ async function window(tx: Queryable, low: string, high: string, afterSeq: number
   return rows.map(toFeedRow);
 }
 
-export async function readCursor(tx: Queryable): Promise<FeedCursor> {
-  const { rows } = await tx.query<{ low: string; high: string; after_seq: string }>(
-    `SELECT low::text AS low, high::text AS high, after_seq FROM subscription_feed_cursor WHERE name = 'matcher'`,
-  );
-  const row = rows[0];
-  if (!row) throw new Error('subscription_feed_cursor has no matcher row: run the migrations');
-  return { low: row.low, high: row.high, afterSeq: Number(row.after_seq) };
+/**
+ * The statement reading a FeedStart (`toFeedStart` reads its row); `also`: more to select in the
+ * same statement (the matcher's lock: the two and BEGIN are one round trip).
+ */
+export function feedStartSql(also?: string): string {
+  return `SELECT ${also ? `${also}, ` : ''}low::text AS low, high::text AS high, after_seq,
+                 pg_snapshot_xmin(pg_current_snapshot())::text AS horizon
+            FROM subscription_feed_cursor WHERE name = 'matcher'`;
 }
 
+export function toFeedStart(row: FeedStartRow | undefined): FeedStart {
+  if (!row) throw new Error('subscription_feed_cursor has no matcher row: run the migrations');
+  return { stored: { low: row.low, high: row.high, afterSeq: Number(row.after_seq) }, horizon: row.horizon };
+}
+
+/** The statement storing a position, its values numbered from `$first` (a step of appendEvents's statement too). */
+export function cursorUpdateSql(first: number): string {
+  return `UPDATE subscription_feed_cursor SET low = $${first}::xid8, high = $${first + 1}::xid8, after_seq = $${first + 2}, updated = now() WHERE name = 'matcher'`;
+}
+
+export const cursorValues = (cursor: FeedCursor): unknown[] => [cursor.low, cursor.high, cursor.afterSeq];
+
 export async function writeCursor(tx: Queryable, cursor: FeedCursor): Promise<void> {
-  await tx.query(`UPDATE subscription_feed_cursor SET low = $1::xid8, high = $2::xid8, after_seq = $3, updated = now() WHERE name = 'matcher'`, [
-    cursor.low,
-    cursor.high,
-    cursor.afterSeq,
-  ]);
+  await tx.query(cursorUpdateSql(1), cursorValues(cursor));
 }
 
 /**
  * The next rows of the feed that are final, at most `limit`, in seq order: the rest of the current
  * window, else the start of the next one. Empty when nothing new is final yet. Call it inside the
- * transaction that will store the events and the position (`writeCursor(batch.next)`). Content is
- * read only for the rows of `contentTypes` (the types some subscription concerns): most rows are
- * the AuditEvents every request writes, whose content nobody here looks at.
+ * transaction that will store the events and the position (`writeCursor(batch.next)`), with the
+ * position read at its start (`start`; read here when not given). Content is read only for the
+ * rows of `contentTypes` (the types some subscription concerns): most rows are the AuditEvents
+ * every request writes, whose content nobody here looks at.
+ *
+ * The horizon may be read before the rest of the window: it only grows, and any value it had is
+ * a bound below which every transaction has ended.
  */
-export async function readFeed(tx: Queryable, limit: number, contentTypes: readonly string[]): Promise<FeedBatch> {
-  const stored = await readCursor(tx);
-  const rest = await window(tx, stored.low, stored.high, stored.afterSeq, limit, contentTypes);
-  if (rest.length > 0) return { rows: rest, stored, next: { ...stored, afterSeq: rest[rest.length - 1].seq } };
-  const { rows } = await tx.query<{ horizon: string }>('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon');
-  const horizon = rows[0].horizon;
-  if (BigInt(horizon) <= BigInt(stored.high)) return { rows: [], stored, next: stored };
-  const start = await tx.query<{ first: string | null }>(WINDOW_START_SQL, [stored.high, horizon]);
-  const first = start.rows[0].first;
-  const fresh = first === null ? [] : await window(tx, stored.high, horizon, Number(first) - 1, limit, contentTypes);
+export async function readFeed(tx: Queryable, limit: number, contentTypes: readonly string[], start?: FeedStart): Promise<FeedBatch> {
+  const { stored, horizon, windowDone } = start ?? toFeedStart((await tx.query<FeedStartRow>(feedStartSql())).rows[0]);
+  if (!windowDone) {
+    const rest = await window(tx, stored.low, stored.high, stored.afterSeq, limit, contentTypes);
+    if (rest.length > 0) return { rows: rest, stored, next: { ...stored, afterSeq: rest[rest.length - 1].seq }, windowDone: rest.length < limit };
+  }
   // An empty new window is not stored: reading it again later, with a higher horizon, is the same.
-  if (fresh.length === 0) return { rows: [], stored, next: stored };
-  return { rows: fresh, stored, next: { low: stored.high, high: horizon, afterSeq: fresh[fresh.length - 1].seq } };
+  const nothing = { rows: [], stored, next: stored, windowDone: true };
+  if (BigInt(horizon) <= BigInt(stored.high)) return nothing;
+  const { rows } = await tx.query<Row>(NEW_WINDOW_SQL, [stored.high, horizon, limit, contentTypes]);
+  if (rows.length === 0) return nothing;
+  const fresh = rows.map(toFeedRow);
+  return { rows: fresh, stored, next: { low: stored.high, high: horizon, afterSeq: fresh[fresh.length - 1].seq }, windowDone: fresh.length < limit };
 }

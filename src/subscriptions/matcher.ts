@@ -2,7 +2,7 @@ import type { Resource, Subscription } from '@medplum/fhirtypes';
 import { isResultParameter, type CriteriaSieve, type SearchEngine, type VersionCheck } from '../search/index.js';
 import { grantingScopes, grantsUnconfined, loadPolicy, type AccessPolicy, type StoredPolicy } from '../smart-auth/index.js';
 import type { BatchedTransaction, Database, Queryable } from '../store/index.js';
-import { readFeed, writeCursor, type FeedCursor, type FeedRow } from './feed.js';
+import { feedStartSql, readFeed, toFeedStart, type FeedCursor, type FeedRow, type FeedStartRow } from './feed.js';
 import { appendEvents, type NewEvent } from './state.js';
 import { parseSubscription, type SubscriptionSpec } from './subscription-spec.js';
 import { isTopicResource, parseTopic, type Interaction, type Topic } from './topic.js';
@@ -45,6 +45,8 @@ export class Matcher {
   private topicUrls = new Map<string, string>();
   private byType?: Map<string, CriteriaSieve<ActiveSubscription>>;
   private lastCursor?: FeedCursor;
+  /** Whether the window of `lastCursor` had no more rows after it (its next run need not look). */
+  private windowDone = false;
 
   constructor(
     private readonly db: Database,
@@ -59,28 +61,34 @@ export class Matcher {
    */
   async runOnce(): Promise<StepOutcome> {
     let next: FeedCursor | undefined;
+    let windowDone = false;
     try {
       // A transaction like the write path's (batched; retried after a deadlock or serialization
       // failure). Each attempt starts from the tables, not from caches an aborted attempt changed.
       const outcome = await this.db.transaction(async (tx): Promise<StepOutcome> => {
-        const { rows } = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [MATCHER_LOCK]);
+        const { rows } = await tx.beginWith<FeedStartRow & { locked: boolean }>(feedStartSql(`pg_try_advisory_xact_lock(${MATCHER_LOCK}) AS locked`));
+        const start = toFeedStart(rows[0]);
         if (!rows[0].locked) return 'busy';
-        const batch = await readFeed(tx, this.batchSize, this.contentTypes());
-        if (!this.lastCursor || !sameCursor(this.lastCursor, batch.stored)) await this.reload(tx);
+        const ours = this.lastCursor !== undefined && sameCursor(this.lastCursor, start.stored);
+        if (!ours) await this.reload(tx);
         this.lastCursor = undefined;
+        const batch = await readFeed(tx, this.batchSize, this.contentTypes(), { ...start, windowDone: ours && this.windowDone });
         next = batch.next;
+        windowDone = batch.windowDone;
         if (batch.rows.length === 0) return 'idle';
         const events: NewEvent[] = [];
         for (const row of batch.rows) {
           await this.apply(tx, row);
           events.push(...(await this.evaluate(tx, row)));
         }
-        await writeCursor(tx, batch.next);
-        await appendEvents(tx, events, CHANNELS.events);
+        await appendEvents(tx, events, CHANNELS.events, batch.next);
         return batch.rows.length >= this.batchSize ? 'more' : 'later';
       });
       // Committed: the caches are those of the stored position.
-      if (outcome !== 'busy') this.lastCursor = next;
+      if (outcome !== 'busy') {
+        this.lastCursor = next;
+        this.windowDone = windowDone;
+      }
       return outcome;
     } catch (error) {
       this.lastCursor = undefined;

@@ -1,6 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Queryable } from '../store/index.js';
 import type { StoredPolicy } from '../smart-auth/index.js';
+import { cursorUpdateSql, cursorValues, writeCursor, type FeedCursor } from './feed.js';
 import type { Interaction } from './topic.js';
 
 /** The server's bookkeeping of one Subscription (table `subscription_state`). */
@@ -170,26 +171,27 @@ const toEvent = (row: EventRow): SubscriptionEvent => ({
 const PAYLOAD_LIMIT = 7_000;
 
 /**
- * Appends events, numbering each subscription's in the order given, after its last number, and
- * notifies `channel` on commit with the ids of the subscriptions that have new events; in the
- * matcher's transaction, together with the feed position they were derived from. State rows are
- * locked in id order, so that two writers of several of them cannot deadlock on one another; they
- * stay locked until the commit (a delivery can neither claim them nor record progress meanwhile),
- * so the append and the notification are one statement, the last before the commit.
+ * Appends events, numbering each subscription's in the order given, after its last number, stores
+ * the feed position they were derived from, and notifies `channel` on commit with the ids of the
+ * subscriptions that have new events: one statement, the matcher's last before its commit. State
+ * rows are locked in id order first (an InitPlan, run before the update takes any row), so that two
+ * writers of several of them cannot deadlock on one another; they stay locked until the commit (a
+ * delivery can neither claim them nor record progress meanwhile).
  */
-export async function appendEvents(tx: Queryable, events: NewEvent[], channel: string): Promise<void> {
-  if (events.length === 0) return;
+export async function appendEvents(tx: Queryable, events: NewEvent[], channel: string, position: FeedCursor): Promise<void> {
+  if (events.length === 0) return writeCursor(tx, position);
   const ids = [...new Set(events.map((e) => e.subscriptionId))].sort();
-  await tx.query('SELECT 1 FROM subscription_state WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [ids]);
   await tx.query(
-    `WITH input AS (
+    `WITH locked AS (
+       SELECT id FROM subscription_state WHERE id = ANY($10::text[]) ORDER BY id FOR UPDATE
+     ), input AS (
        SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[])
          WITH ORDINALITY AS i(subscription_id, seq, resource_type, resource_id, version_id, interaction, occurred, ord)
      ), counts AS (
        SELECT subscription_id, count(*) AS n FROM input GROUP BY subscription_id
      ), bumped AS (
        UPDATE subscription_state s SET events_since_start = s.events_since_start + c.n
-         FROM counts c WHERE s.id = c.subscription_id
+         FROM counts c WHERE s.id = c.subscription_id AND (SELECT count(*) FROM locked) > 0
        RETURNING s.id, s.events_since_start - c.n AS base
      ), added AS (
        INSERT INTO subscription_event (subscription_id, event_number, seq, resource_type, resource_id, version_id, interaction, occurred)
@@ -197,6 +199,8 @@ export async function appendEvents(tx: Queryable, events: NewEvent[], channel: s
               i.seq, i.resource_type, i.resource_id, i.version_id, i.interaction, i.occurred
          FROM input i JOIN bumped b ON b.id = i.subscription_id
        RETURNING subscription_id
+     ), moved AS (
+       ${cursorUpdateSql(11)}
      ), notified AS (
        SELECT string_agg(DISTINCT subscription_id, ',') AS list FROM added
      )
@@ -211,6 +215,8 @@ export async function appendEvents(tx: Queryable, events: NewEvent[], channel: s
       events.map((e) => e.occurred),
       channel,
       PAYLOAD_LIMIT,
+      ids,
+      ...cursorValues(position),
     ],
   );
 }

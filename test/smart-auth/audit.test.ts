@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateResource } from '../../src/fhir/validation/index.js';
-import { authenticationEvent, interactionEvent } from '../../src/smart-auth/audit/index.js';
+import { AuditLog, authenticationEvent, interactionEvent } from '../../src/smart-auth/audit/index.js';
 import { fhirRequest, startTestServer, type TestServer } from '../support/test-server.js';
 
 /** Waits for the background audit writer (reads are recorded after the fact). */
@@ -100,6 +100,24 @@ describe('AuditEvents', () => {
     await server.auth.audit?.flush();
     const [record] = await auditEvents(server, 'entity=Patient/left-behind');
     expect(record).toMatchObject({ action: 'D', subtype: [{ code: 'delete' }], agent: [{ who: { identifier: { value: 'crashed-app' } } }] });
+    expect((await server.db.query('SELECT count(*)::int AS n FROM audit_outbox')).rows[0].n).toBe(0);
+  });
+
+  it('writes each record left in the outbox once when two processes take records at the same time', async () => {
+    const references = Array.from({ length: 6 }, (_, i) => `Patient/left-by-crash-${i}`);
+    for (const reference of references) {
+      const event = interactionEvent({ interaction: 'update', requester: { clientId: 'crashed-app' }, status: 200, references: [reference] });
+      await server.db.query('INSERT INTO audit_outbox (event) VALUES ($1)', [JSON.stringify(event)]);
+    }
+    const otherProcess = new AuditLog(server.store, { error: () => undefined });
+    await Promise.all([server.auth.audit?.flush(), otherProcess.flush(), server.auth.audit?.flush()]);
+    await otherProcess.flush();
+
+    const { rows } = await server.db.query<{ reference: string }>(
+      `SELECT e->'what'->>'reference' AS reference FROM resource, jsonb_array_elements(content->'entity') e
+        WHERE resource_type = 'AuditEvent' AND e->'what'->>'reference' LIKE 'Patient/left-by-crash-%'`,
+    );
+    expect(rows.map((row) => row.reference).sort()).toEqual(references);
     expect((await server.db.query('SELECT count(*)::int AS n FROM audit_outbox')).rows[0].n).toBe(0);
   });
 

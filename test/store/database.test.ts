@@ -164,4 +164,25 @@ describe('the batched writes of a transaction', () => {
     expect((await db.query('SELECT k FROM scratch ORDER BY k')).rows).toEqual([{ k: 'c' }, { k: 'd' }]);
     await other.close();
   });
+
+  it('begin with a first statement in the same message, inside the transaction, and only as the first', async () => {
+    const other = new Database(database.url, 1);
+    const seenMeanwhile = await db.transaction(async (tx) => {
+      const first = await tx.beginWith<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
+      await tx.query(`INSERT INTO scratch VALUES ('f', 'x')`);
+      const { rows } = await tx.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
+      expect(rows).toEqual(first.rows);
+      return (await other.query(`SELECT k FROM scratch WHERE k = 'f'`)).rows;
+    });
+    expect(seenMeanwhile).toEqual([]);
+    expect((await db.query(`SELECT k FROM scratch WHERE k = 'f'`)).rows).toEqual([{ k: 'f' }]);
+
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query('SELECT 1');
+        await tx.beginWith('SELECT 2');
+      }),
+    ).rejects.toThrow('beginWith must be the first statement of a transaction');
+    await other.close();
+  });
 });

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFeed, writeCursor, type FeedRow } from '../../src/subscriptions/feed.js';
+import { feedStartSql, readFeed, toFeedStart, writeCursor, type FeedRow, type FeedStartRow } from '../../src/subscriptions/feed.js';
 import { Database, type Queryable } from '../../src/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 import { eventually } from './support.js';
@@ -122,6 +122,44 @@ describe('the change feed reader', () => {
     });
     expect(batches.flat()).toEqual(seqs);
     expect(batches.every((b) => b.length <= 3)).toBe(true);
+  });
+
+  it('says when a window is done, and then starts the next window without looking at the rest of it', async () => {
+    await drain();
+    const first = [await insertHistory(db, 'window-a'), await insertHistory(db, 'window-b')];
+    const read = await eventually(async () => {
+      const batch = await db.transaction(async (tx) => {
+        const found = await readFeed(tx, 100, PATIENT_CONTENT);
+        await writeCursor(tx, found.next);
+        return found;
+      });
+      return batch.rows.length ? batch : undefined;
+    });
+    expect(read.rows.map((r) => r.seq)).toEqual(first);
+    expect(read.windowDone).toBe(true);
+
+    const later = await insertHistory(db, 'window-c');
+    const next = await eventually(async () =>
+      db.transaction(async (tx) => {
+        const start = toFeedStart((await tx.query<FeedStartRow>(feedStartSql())).rows[0]);
+        expect(start.stored).toEqual(read.next);
+        const batch = await readFeed(tx, 100, PATIENT_CONTENT, { ...start, windowDone: true });
+        return batch.rows.length ? batch : undefined;
+      }),
+    );
+    expect(next.rows.map((r) => r.seq)).toEqual([later]);
+    expect(next.next).toMatchObject({ low: read.next.high, afterSeq: later });
+  });
+
+  it('says a window is not done when a batch filled up', async () => {
+    await drain();
+    for (let i = 0; i < 3; i++) await insertHistory(db, `full-${i}`);
+    const batch = await eventually(async () => {
+      const found = await db.transaction(async (tx) => readFeed(tx, 2, PATIENT_CONTENT));
+      return found.rows.length ? found : undefined;
+    });
+    expect(batch.rows).toHaveLength(2);
+    expect(batch.windowDone).toBe(false);
   });
 
   it('reads the content only of the types asked for, and says when it left it out', async () => {

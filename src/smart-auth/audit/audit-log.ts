@@ -44,13 +44,23 @@ class ChangeRecords {
   }
 }
 
-/** Takes the oldest change records from the outbox, skipping those another process is taking. */
+/** An arbitrary constant: the advisory lock of the one process taking change records from the outbox at a time. */
+const OUTBOX_LOCK = 7_254_006;
+
+/**
+ * Takes the oldest change records from the outbox, unless another process is taking them: they are
+ * read without a row lock, and deleted with the AuditEvents' own inserts, in one statement before
+ * the commit. The transaction so holds a transaction id only for that statement and the commit: a
+ * transaction that does is a moment every subscription waits for (the change feed reads no row
+ * newer than the oldest running transaction), and building the AuditEvents takes a while.
+ */
 async function takeFromOutbox(tx: BatchedTransaction, limit: number): Promise<AuditEvent[]> {
-  const { rows } = await tx.query<{ seq: string; event: AuditEvent }>(
-    'DELETE FROM audit_outbox WHERE seq IN (SELECT seq FROM audit_outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED) RETURNING seq, event',
-    [limit],
+  const { rows } = await tx.beginWith<{ seq: string; event: AuditEvent }>(
+    `SELECT o.seq, o.event FROM (SELECT pg_try_advisory_xact_lock(${OUTBOX_LOCK}) AS ours) l,
+            LATERAL (SELECT seq, event FROM audit_outbox WHERE l.ours ORDER BY seq LIMIT ${Number(limit)}) o`,
   );
-  return rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map((row) => row.event);
+  if (rows.length > 0) tx.deleteLater('DELETE FROM audit_outbox WHERE seq = ANY($1::bigint[])', [rows.map((row) => row.seq)]);
+  return rows.map((row) => row.event);
 }
 
 /**
