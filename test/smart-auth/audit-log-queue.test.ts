@@ -14,7 +14,8 @@ function recordingStore() {
       if (open > 1) overlapped = true;
       const writes: string[] = [];
       // The transaction's writes, and an empty outbox of change records.
-      await work(Object.assign(writes, { query: async () => ({ rows: [] }) }));
+      const emptyOutbox = async () => ({ rows: [] });
+      await work(Object.assign(writes, { query: emptyOutbox, beginWith: emptyOutbox }));
       await new Promise((resolve) => setTimeout(resolve, 5));
       transactions.push(writes);
       open -= 1;
@@ -88,6 +89,28 @@ describe('merging a batch of read records', () => {
     ]);
     expect(merged[0]).toMatchObject({ recorded: '2026-01-01T00:00:00.200Z', period: { start: '2026-01-01T00:00:00.000Z', end: '2026-01-01T00:00:00.200Z' } });
     expect(merged[1].period).toBeUndefined();
+  });
+
+  it('names a resource read again once, with the number of reads', () => {
+    const merged = mergeAlike([
+      read('Patient/1', '2026-01-01T00:00:00.000Z'),
+      read('Patient/2', '2026-01-01T00:00:00.100Z'),
+      read('Patient/1', '2026-01-01T00:00:00.200Z'),
+      read('Patient/1', '2026-01-01T00:00:00.300Z'),
+    ]);
+
+    expect(merged).toHaveLength(1);
+    expect(merged[0].entity).toEqual([
+      { what: { reference: 'Patient/1' }, detail: [{ type: 'count', valueString: '3' }] },
+      { what: { reference: 'Patient/2' } },
+    ]);
+    expect(merged[0].period).toEqual({ start: '2026-01-01T00:00:00.000Z', end: '2026-01-01T00:00:00.300Z' });
+  });
+
+  it('counts only different entities towards the 200 of a record', () => {
+    const reads = Array.from({ length: 400 }, (_, n) => read(`Patient/${n % 200}`, '2026-01-01T00:00:00.000Z'));
+    reads.push(read('Patient/new', '2026-01-01T00:00:00.000Z'));
+    expect(mergeAlike(reads).map((e) => e.entity?.length)).toEqual([200, 1]);
   });
 
   it('keeps reads and searches apart, and starts a new record after 200 entities', () => {

@@ -1,4 +1,4 @@
-import type { AuditEvent } from '@medplum/fhirtypes';
+import type { AuditEvent, AuditEventEntity } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
 import { newResourceId, type BatchedTransaction, type Change, type Store, type WriteHook } from '../../store/index.js';
 import { INTERACTION_SYSTEM, interactionEvent } from './audit-event.js';
@@ -187,29 +187,65 @@ export class AuditLog {
 
 /**
  * The records of FHIR interactions in one batch that differ only in what they concern and when,
- * merged into one per requester, interaction and outcome: it names every entity and its `period`
+ * merged into one per requester, interaction and outcome: it names every entity once (one named
+ * again, a resource read again, carries the number of times in a `count` detail) and its `period`
  * spans the first and last of them. A read's record would otherwise cost more than the read (a
  * resource and its index rows each); the merged one is still found by `entity`, `patient`, `agent`
  * and `date`. Authentication events (logins, tokens) stay one record each.
  */
 export function mergeAlike(events: AuditEvent[]): AuditEvent[] {
   const merged: AuditEvent[] = [];
-  const open = new Map<string, AuditEvent>();
+  const open = new Map<string, MergedRecord>();
   for (const event of events) {
     const key = JSON.stringify([event.type, event.subtype, event.action, event.outcome, event.outcomeDesc, event.agent, event.source]);
-    const target = open.get(key);
-    const entities = event.entity ?? [];
-    if (target && (target.entity?.length ?? 0) + entities.length <= MAX_ENTITIES) {
-      (target.entity ??= []).push(...entities);
-      target.period = { start: target.period?.start ?? target.recorded, end: event.recorded };
-      target.recorded = event.recorded;
-      continue;
+    if (open.get(key)?.absorb(event)) continue;
+    if (isInteraction(event) && !event.period) {
+      const record = new MergedRecord(event);
+      open.set(key, record);
+      merged.push(record.event);
+    } else {
+      merged.push({ ...event, ...(event.entity ? { entity: [...event.entity] } : {}) });
     }
-    const copy: AuditEvent = { ...event, ...(event.entity ? { entity: [...event.entity] } : {}) };
-    merged.push(copy);
-    if (isInteraction(event) && !event.period) open.set(key, copy);
   }
   return merged;
+}
+
+/** A record being merged: a copy of its first event, with its entities by their JSON text. */
+class MergedRecord {
+  readonly event: AuditEvent;
+  private readonly named = new Map<string, { entity: AuditEventEntity; times: number }>();
+
+  constructor(first: AuditEvent) {
+    this.event = { ...first, ...(first.entity ? { entity: [] } : {}) };
+    this.name(first.entity ?? []);
+  }
+
+  /** Takes a later event in, unless its entities would take the record past MAX_ENTITIES. */
+  absorb(event: AuditEvent): boolean {
+    const entities = event.entity ?? [];
+    const fresh = new Set(entities.map((entity) => JSON.stringify(entity)).filter((text) => !this.named.has(text))).size;
+    if (this.named.size + fresh > MAX_ENTITIES) return false;
+    this.event.entity ??= entities.length ? [] : undefined;
+    this.name(entities);
+    this.event.period = { start: this.event.period?.start ?? this.event.recorded, end: event.recorded };
+    this.event.recorded = event.recorded;
+    return true;
+  }
+
+  private name(entities: AuditEventEntity[]): void {
+    for (const entity of entities) {
+      const text = JSON.stringify(entity);
+      const known = this.named.get(text);
+      if (!known) {
+        const copy = { ...entity };
+        this.named.set(text, { entity: copy, times: 1 });
+        this.event.entity?.push(copy);
+        continue;
+      }
+      known.times += 1;
+      known.entity.detail = [...(known.entity.detail ?? []).filter((detail) => detail.type !== 'count'), { type: 'count', valueString: String(known.times) }];
+    }
+  }
 }
 
 function isInteraction(event: AuditEvent): boolean {
