@@ -124,8 +124,20 @@ export class AuditLog {
   /** Writes the records the outbox holds now, and looks again every OUTBOX_SWEEP_MS. */
   start(): void {
     void this.startDrain();
-    this.sweeper = setInterval(() => void this.startDrain(), OUTBOX_SWEEP_MS);
+    this.sweeper = setInterval(() => void this.sweep(), OUTBOX_SWEEP_MS);
     this.sweeper.unref();
+  }
+
+  /**
+   * Writes what the outbox holds, then vacuums it. Every change adds a row there that a drain
+   * deletes; until a vacuum, the table's index keeps each deleted row, and every drain's ordered
+   * read walks past them all (100,000 of them: 0.7 ms a read, 12 ms the first time), so a server
+   * on a PostgreSQL whose autovacuum is off or behind got slower with every write it had taken.
+   * SKIP_LOCKED: another process vacuuming it meanwhile is enough.
+   */
+  async sweep(): Promise<void> {
+    await this.startDrain();
+    await this.store.db.query('VACUUM (SKIP_LOCKED) audit_outbox').catch((error: unknown) => this.log.error({ err: error }, 'vacuuming the audit outbox failed'));
   }
 
   /** Writes everything queued and stops looking at the outbox. */
