@@ -29,8 +29,6 @@ export interface FeedBatch {
   rows: FeedRow[];
   /** The position to store once the rows' events are stored (in the same transaction). */
   next: FeedCursor;
-  /** The position read from the table, before this batch. */
-  stored: FeedCursor;
   /** No row of `next`'s window comes after `next.afterSeq` (windows are final: none can come later). */
   windowDone: boolean;
 }
@@ -173,13 +171,13 @@ export async function readFeed(tx: Queryable, limit: number, contentTypes: reado
   const { stored, horizon, windowDone } = start ?? toFeedStart((await tx.query<FeedStartRow>(feedStartSql())).rows[0]);
   if (!windowDone) {
     const rest = await window(tx, stored.low, stored.high, stored.afterSeq, limit, contentTypes);
-    if (rest.length > 0) return { rows: rest, stored, next: { ...stored, afterSeq: rest[rest.length - 1].seq }, windowDone: rest.length < limit };
+    if (rest.length > 0) return { rows: rest, next: { ...stored, afterSeq: rest[rest.length - 1].seq }, windowDone: rest.length < limit };
   }
   // An empty new window is not stored: reading it again later, with a higher horizon, is the same.
-  const nothing = { rows: [], stored, next: stored, windowDone: true };
+  const nothing = { rows: [], next: stored, windowDone: true };
   if (BigInt(horizon) <= BigInt(stored.high)) return nothing;
   const { rows } = await tx.query<Row>(NEW_WINDOW_SQL, [stored.high, horizon, limit, contentTypes]);
   if (rows.length === 0) return nothing;
   const fresh = rows.map(toFeedRow);
-  return { rows: fresh, stored, next: { low: stored.high, high: horizon, afterSeq: fresh[fresh.length - 1].seq }, windowDone: fresh.length < limit };
+  return { rows: fresh, next: { low: stored.high, high: horizon, afterSeq: fresh[fresh.length - 1].seq }, windowDone: fresh.length < limit };
 }

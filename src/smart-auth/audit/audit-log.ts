@@ -237,7 +237,7 @@ class MergedRecord {
     const entities = event.entity ?? [];
     const fresh = new Set(entities.map((entity) => JSON.stringify(entity)).filter((text) => !this.named.has(text))).size;
     if (this.named.size + fresh > MAX_ENTITIES) return false;
-    this.event.entity ??= entities.length ? [] : undefined;
+    if (entities.length > 0) this.event.entity ??= [];
     this.name(entities);
     this.event.period = { start: this.event.period?.start ?? this.event.recorded, end: event.recorded };
     this.event.recorded = event.recorded;
