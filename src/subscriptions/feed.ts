@@ -89,23 +89,21 @@ interface Row {
  * and then read and sorted a whole window for every page, which made matching quadratic in the
  * size of a window (a burst of 40,000 rows: 200 ms a page).
  */
-const WINDOW_SQL = `SELECT seq, resource_type, id, version_id, method, last_updated,
-         CASE WHEN resource_type = ANY($5::text[]) THEN content::text END AS json
+const windowPageSql = (seqFrom: string) => `SELECT seq, resource_type, id, version_id, method, last_updated,
+         CASE WHEN resource_type = ANY($4::text[]) THEN content::text END AS json
     FROM resource_history
-   WHERE seq > $3 AND (txid >= $1::xid8 AND txid < $2::xid8) IS TRUE
-   ORDER BY seq LIMIT $4`;
+   WHERE ${seqFrom} AND (txid >= $1::xid8 AND txid < $2::xid8) IS TRUE
+   ORDER BY seq LIMIT $3`;
+
+/** The rest of a window, after the stored position (`$5`). */
+const WINDOW_SQL = windowPageSql('seq > $5');
 
 /**
  * The first page of a new window, from its lowest seq (a row of a long transaction may be far
  * behind the rest), found through the txid index. `seq + 0`: a plain min(seq) is planned as a walk
  * of the primary key from the very first row of the history, filtering by txid.
  */
-const NEW_WINDOW_SQL = `SELECT seq, resource_type, id, version_id, method, last_updated,
-         CASE WHEN resource_type = ANY($4::text[]) THEN content::text END AS json
-    FROM resource_history
-   WHERE seq >= (SELECT min(seq + 0) FROM resource_history WHERE txid >= $1::xid8 AND txid < $2::xid8)
-     AND (txid >= $1::xid8 AND txid < $2::xid8) IS TRUE
-   ORDER BY seq LIMIT $3`;
+const NEW_WINDOW_SQL = windowPageSql('seq >= (SELECT min(seq + 0) FROM resource_history WHERE txid >= $1::xid8 AND txid < $2::xid8)');
 
 /** The content is parsed when it is first asked for: most rows concern no subscription (AuditEvents, say). */
 function toFeedRow(row: Row): FeedRow {
@@ -126,7 +124,7 @@ function toFeedRow(row: Row): FeedRow {
 }
 
 async function window(tx: Queryable, low: string, high: string, afterSeq: number, limit: number, contentTypes: readonly string[]): Promise<FeedRow[]> {
-  const { rows } = await tx.query<Row>(WINDOW_SQL, [low, high, afterSeq, limit, contentTypes]);
+  const { rows } = await tx.query<Row>(WINDOW_SQL, [low, high, limit, contentTypes, afterSeq]);
   return rows.map(toFeedRow);
 }
 
