@@ -1,7 +1,9 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
 import { loadDefinitions } from './definitions/index.js';
-import { errors } from './errors.js';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { errors, FhirError } from './errors.js';
 import { fhirHttp } from './fhir/http.js';
 import { BulkExportRunner, bulkExportHttp } from './fhir/operations/bulk-export/index.js';
 import { storeOwnOperationDefinitions } from './fhir/operations/definitions.js';
@@ -19,6 +21,30 @@ import { Subscriptions } from './subscriptions/index.js';
 function badUrl(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const outcome = errors.badRequest(error.message).toOperationOutcome();
   void reply.code(400).type('application/fhir+json; charset=utf-8').send(JSON.stringify(outcome));
+}
+
+/**
+ * Node's HTTP parser refuses some requests before fastify sees them: most often a URL with raw
+ * non-ASCII characters (`?name=Müller`, which clients must percent-encode), or headers too large.
+ * They are answered with an OperationOutcome like every other error, and the connection is closed
+ * (the parser cannot read on from a request it could not parse).
+ */
+function malformedHttp(error: NodeJS.ErrnoException & { reason?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed || !socket.writable) return void socket.destroy();
+  const fhirError = malformedHttpError(error);
+  const body = JSON.stringify(fhirError.toOperationOutcome());
+  socket.end(
+    `HTTP/1.1 ${fhirError.status} ${STATUS_CODES[fhirError.status]}\r\nContent-Type: application/fhir+json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function malformedHttpError(error: NodeJS.ErrnoException & { reason?: string }): FhirError {
+  if (error.code === 'HPE_HEADER_OVERFLOW') return new FhirError(431, 'headers-too-large', 'too-costly', 'The request headers exceed the size the server accepts');
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new FhirError(408, 'request-timeout', 'timeout', 'The request did not arrive in time');
+  const reason = error.reason ?? error.message;
+  const hint = error.code === 'HPE_INVALID_URL' ? ' (characters outside ASCII must be percent-encoded in a URL, RFC 3986)' : '';
+  return errors.badRequest(`Malformed HTTP request: ${reason}${hint}`);
 }
 
 /**
@@ -94,6 +120,7 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     frameworkErrors: badUrl,
+    clientErrorHandler: malformedHttp,
     logController: new AccessLog(),
   });
   // After a burst of writes (an import), the planner's statistics are refreshed once it is over.

@@ -1,4 +1,5 @@
 import type { InjectOptions } from 'fastify';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODE_SYSTEM } from '../../../src/errors.js';
 import { fhirRequest, startTestServer, type TestServer } from '../../support/test-server.js';
@@ -130,6 +131,40 @@ describe('errors', () => {
       expectOperationOutcome(response, status);
       expect(response.body.issue[0].diagnostics ?? response.body.issue[0].details?.text).toBeTruthy();
       expect(await rowCounts(server)).toEqual(before);
+    });
+  });
+
+  describe('requests the HTTP parser refuses are OperationOutcomes too', () => {
+    let origin: URL;
+    beforeAll(async () => {
+      origin = new URL(await server.app.listen({ port: 0, host: '127.0.0.1' }));
+    });
+
+    /** One raw request on its own connection; what the server wrote back before closing it. */
+    async function rawExchange(request: string): Promise<{ status: number; contentType: string; body: ReturnType<typeof JSON.parse> }> {
+      const answer = await new Promise<string>((resolve, reject) => {
+        let received = '';
+        const socket = connect(Number(origin.port), origin.hostname, () => socket.end(request));
+        socket.on('data', (chunk) => (received += chunk.toString('utf8')));
+        socket.on('close', () => resolve(received));
+        socket.on('error', reject);
+      });
+      const [head, body] = answer.split('\r\n\r\n');
+      return { status: Number(head.split(' ')[1]), contentType: /content-type: (.*)/i.exec(head)?.[1] ?? '', body: JSON.parse(body) };
+    }
+
+    it('answers a URL with raw non-ASCII characters with 400 saying they must be percent-encoded', async () => {
+      const response = await rawExchange(`GET /fhir/Patient?family=Müller HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(response.status).toBe(400);
+      expect(response.contentType).toMatch(/^application\/fhir\+json/);
+      expect(response.body.resourceType).toBe('OperationOutcome');
+      expect(response.body.issue[0].diagnostics).toMatch(/percent-encoded/);
+    });
+
+    it('answers headers larger than the limit with 431', async () => {
+      const response = await rawExchange(`GET /fhir/metadata HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+      expect(response.status).toBe(431);
+      expect(response.body.issue[0]).toMatchObject({ severity: 'error', code: 'too-costly' });
     });
   });
 });
