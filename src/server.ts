@@ -148,14 +148,15 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
     await search.stop();
     await auth.stop();
   });
-  app.addHook('onSend', async (_request, reply, payload) => {
+  // Callback hooks, not async ones: they run on every request and wait for nothing.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!closing) return;
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
     const outcome = errors.unavailable('The server is shutting down; retry on another instance').toOperationOutcome();
-    return reply.code(503).header('retry-after', '1').type('application/fhir+json; charset=utf-8').send(JSON.stringify(outcome));
+    void reply.code(503).header('retry-after', '1').type('application/fhir+json; charset=utf-8').send(JSON.stringify(outcome));
   });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

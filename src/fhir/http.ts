@@ -3,7 +3,7 @@ import { errors, FhirError } from '../errors.js';
 import type { SearchEngine } from '../search/index.js';
 import { ANONYMOUS, type AccessPolicy, type SmartAuth } from '../smart-auth/index.js';
 import { rateLimit } from '../smart-auth/rate-limit.js';
-import { interactionEvent, type AuditLog } from '../smart-auth/audit/index.js';
+import type { AuditLog, Interaction } from '../smart-auth/audit/index.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -126,17 +126,17 @@ function toFhirError(error: FastifyError | FhirError, request: FastifyRequest, b
 }
 
 /** The audit record of a request that changed nothing: what was asked, by whom, and the answer's status. */
-function auditedInteraction(fhir: FhirRequest, request: FastifyRequest, status: number) {
+function auditedInteraction(fhir: FhirRequest, request: FastifyRequest, status: number): Interaction {
   const [type, id] = fhir.path.split('/');
   const reference = type && id && !id.startsWith('$') && !id.startsWith('_') ? `${type}/${id}` : undefined;
   const query = fhir.interaction?.startsWith('search') ? fhir.query.toString() : undefined;
-  return interactionEvent({
+  return {
     interaction: fhir.interaction ?? 'unknown',
     requester: { access: request.access ?? undefined, address: request.ip },
     status,
     references: reference ? [reference] : undefined,
     query,
-  });
+  };
 }
 
 /**
@@ -177,7 +177,10 @@ export async function fhirHttp(app: FastifyInstance, options: FhirHttpOptions): 
   });
 
   // A preflight is answered before anything else (it carries no token); every answer allows other origins.
-  app.addHook('onRequest', async (request, reply) => allowCrossOrigin(request, reply));
+  // Hooks that do not wait for anything take fastify's callback, not a promise: they run on every request.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!allowCrossOrigin(request, reply)) done();
+  });
   // Who is asking is known before anything else runs: the rate limit counts per client.
   app.decorateRequest('access', null);
   app.addHook('onRequest', async (request) => {
@@ -186,12 +189,11 @@ export async function fhirHttp(app: FastifyInstance, options: FhirHttpOptions): 
   rateLimit(app, { perMinute: options.rateLimitPerMinute, keyOf: (request) => request.access?.clientId ?? request.ip });
   app.decorateRequest('fhir', null);
   // Successful writes are audited inside their own transaction (the write hook); everything else here.
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const fhir = request.fhir;
-    if (!fhir) return;
-    const wroteAndAudited = reply.statusCode < 400 && ['create', 'update', 'patch', 'delete'].includes(fhir.interaction ?? '');
-    if (wroteAndAudited) return;
-    options.audit.record(auditedInteraction(fhir, request, reply.statusCode));
+    const wroteAndAudited = reply.statusCode < 400 && ['create', 'update', 'patch', 'delete'].includes(fhir?.interaction ?? '');
+    if (fhir && !wroteAndAudited) options.audit.recordInteraction(auditedInteraction(fhir, request, reply.statusCode));
+    done();
   });
 
   const answer = async (request: FastifyRequest): Promise<FhirResponse> => {

@@ -137,3 +137,62 @@ describe('merging a batch of read records', () => {
     expect(first.period).toBeUndefined();
   });
 });
+
+describe('merging interactions recorded as they happened (recordInteraction)', () => {
+  const at = (iso: string) => Date.parse(iso);
+  const readOf = (reference: string, when: string, clientId = 'app') => ({
+    interaction: { interaction: 'read', requester: { clientId }, status: 200, references: [reference] },
+    at: at(when),
+  });
+
+  it('builds the record an AuditEvent of the same reads would have made', () => {
+    const asEvents = mergeAlike([
+      { ...interactionEvent({ interaction: 'read', requester: { clientId: 'app' }, status: 200, references: ['Patient/1'] }), recorded: '2026-01-01T00:00:00.000Z' },
+      { ...interactionEvent({ interaction: 'read', requester: { clientId: 'app' }, status: 200, references: ['Patient/1'] }), recorded: '2026-01-01T00:00:00.200Z' },
+    ]);
+    const asInteractions = mergeAlike([readOf('Patient/1', '2026-01-01T00:00:00.000Z'), readOf('Patient/1', '2026-01-01T00:00:00.200Z')]);
+
+    expect(asInteractions).toEqual(asEvents);
+    expect(asInteractions[0]).toMatchObject({
+      recorded: '2026-01-01T00:00:00.200Z',
+      period: { start: '2026-01-01T00:00:00.000Z', end: '2026-01-01T00:00:00.200Z' },
+      entity: [{ what: { reference: 'Patient/1' }, detail: [{ type: 'count', valueString: '2' }] }],
+    });
+  });
+
+  it('keeps requesters apart by what their agent shows, and names each search query once', () => {
+    const search = (clientId: string, query: string) => ({ interaction: { interaction: 'search-type', requester: { clientId }, status: 200, query }, at: at('2026-01-01T00:00:00.000Z') });
+    const merged = mergeAlike([search('app', 'name=x'), search('other-app', 'name=x'), search('app', 'name=x'), search('app', 'name=y')]);
+
+    expect(merged.map((e) => [e.agent[0].who?.identifier?.value, e.entity])).toEqual([
+      [
+        'app',
+        [
+          { query: Buffer.from('name=x').toString('base64'), detail: [{ type: 'count', valueString: '2' }] },
+          { query: Buffer.from('name=y').toString('base64') },
+        ],
+      ],
+      ['other-app', [{ query: Buffer.from('name=x').toString('base64') }]],
+    ]);
+  });
+
+  it('writes one record for a batch of reads recorded on the request path', async () => {
+    const written: AuditEvent[] = [];
+    const store = {
+      async transaction(work: (tx: unknown) => Promise<void>) {
+        const emptyOutbox = async () => ({ rows: [] });
+        await work({ query: emptyOutbox, beginWith: emptyOutbox });
+      },
+      async write(command: { next: () => AuditEvent }) {
+        written.push(command.next());
+      },
+    } as unknown as Store;
+    const audit = new AuditLog(store, { error: () => undefined });
+    for (let n = 0; n < 3; n++) audit.recordInteraction({ interaction: 'read', requester: { clientId: 'app', address: '10.0.0.1' }, status: 200, references: [`Patient/${n}`] });
+    await audit.flush();
+
+    expect(written).toHaveLength(1);
+    expect(written[0]).toMatchObject({ resourceType: 'AuditEvent', action: 'R', outcome: '0', agent: [{ network: { address: '10.0.0.1' } }] });
+    expect(written[0].entity?.map((entity) => entity.what?.reference)).toEqual(['Patient/0', 'Patient/1', 'Patient/2']);
+  });
+});

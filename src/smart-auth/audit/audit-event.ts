@@ -77,8 +77,8 @@ function baseEvent(type: Coding, requester: Requester, status: number, descripti
   };
 }
 
-/** The audit record of one FHIR interaction: who, what (the resource or the query), and how it went. */
-export function interactionEvent(input: {
+/** One FHIR interaction as the audit log records it: who, what (the resources or the query), and how it went. */
+export interface Interaction {
   interaction: string;
   requester: Requester;
   status: number;
@@ -87,12 +87,32 @@ export function interactionEvent(input: {
   /** The query of a search, as sent. */
   query?: string;
   description?: string;
-}): AuditEvent {
+}
+
+/**
+ * What of a requester its agent shows (agentOf reads exactly these): requesters with equal keys
+ * have equal agents, so their interactions can share a record without comparing agents.
+ */
+export function requesterKey(requester: Requester): string {
+  const access = requester.access;
+  return `${access?.fhirUser}\n${access?.clientId ?? requester.clientId}\n${access?.userId}\n${requester.username}\n${requester.address}`;
+}
+
+export function referenceEntity(reference: string): AuditEventEntity {
+  return { what: { reference } };
+}
+
+export function queryEntity(query: string): AuditEventEntity {
+  return { query: Buffer.from(query).toString('base64') };
+}
+
+/** The audit record of one FHIR interaction. */
+export function interactionEvent(input: Interaction): AuditEvent {
   const event = baseEvent(REST, input.requester, input.status, input.description);
   event.subtype = [{ system: INTERACTION_SYSTEM, code: input.interaction }];
   event.action = ACTIONS[input.interaction] ?? 'E';
-  const entities: AuditEventEntity[] = (input.references ?? []).map((reference) => ({ what: { reference } }));
-  if (input.query) entities.push({ query: Buffer.from(input.query).toString('base64') });
+  const entities = (input.references ?? []).map(referenceEntity);
+  if (input.query) entities.push(queryEntity(input.query));
   if (entities.length > 0) event.entity = entities;
   return event;
 }

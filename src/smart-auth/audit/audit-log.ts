@@ -1,7 +1,7 @@
 import type { AuditEvent, AuditEventEntity } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
 import { newResourceId, type BatchedTransaction, type Change, type Store, type WriteHook } from '../../store/index.js';
-import { INTERACTION_SYSTEM, interactionEvent } from './audit-event.js';
+import { INTERACTION_SYSTEM, interactionEvent, queryEntity, referenceEntity, requesterKey, type Interaction } from './audit-event.js';
 
 /** Queued events start a write at once when this many are waiting; fewer wait up to FLUSH_MS for company. */
 const BATCH_SIZE = 200;
@@ -71,7 +71,7 @@ async function takeFromOutbox(tx: BatchedTransaction, limit: number): Promise<Au
  * requests, authentication) is recorded after the fact, in the same batches, off the request's path.
  */
 export class AuditLog {
-  private queue: AuditEvent[] = [];
+  private queue: Queued[] = [];
   private timer?: NodeJS.Timeout;
   private sweeper?: NodeJS.Timeout;
   /** The one write in progress: events that arrive meanwhile wait for it and go in the next batch. */
@@ -148,7 +148,20 @@ export class AuditLog {
 
   /** Records an event soon, in the background. */
   record(event: AuditEvent): void {
-    this.queue.push(event);
+    this.enqueue(event);
+  }
+
+  /**
+   * Records a FHIR interaction that changed nothing (a read, a search, a refused request) soon, in
+   * the background. Its AuditEvent is built when its batch is written, merged with its like: on the
+   * request's path, recording it is only this.
+   */
+  recordInteraction(interaction: Interaction): void {
+    this.enqueue({ interaction, at: Date.now() });
+  }
+
+  private enqueue(item: Queued): void {
+    this.queue.push(item);
     if (this.draining) return;
     if (this.queue.length >= BATCH_SIZE) void this.startDrain();
     else this.timer ??= setTimeout(() => void this.startDrain(), FLUSH_MS);
@@ -197,6 +210,53 @@ export class AuditLog {
   }
 }
 
+/** An interaction queued by `recordInteraction`, with the time it was recorded. */
+interface QueuedInteraction {
+  interaction: Interaction;
+  at: number;
+}
+
+type Queued = AuditEvent | QueuedInteraction;
+
+/**
+ * What merging needs to know of a queued record: the key of its kind (requester, interaction and
+ * outcome), its entities by key, and the record itself without its entities, built only for the
+ * first of its kind.
+ */
+interface Mergeable {
+  kind: string;
+  entities: { key: string; entity: () => AuditEventEntity }[];
+  recorded: () => string;
+  withoutEntities: () => AuditEvent;
+}
+
+/** A queued AuditEvent of an interaction, compared by its JSON text; undefined for the others (authentication, already merged). */
+function mergeableEvent(event: AuditEvent): Mergeable | undefined {
+  if (event.subtype?.[0]?.system !== INTERACTION_SYSTEM || event.period) return undefined;
+  return {
+    kind: JSON.stringify([event.type, event.subtype, event.action, event.outcome, event.outcomeDesc, event.agent, event.source]),
+    entities: (event.entity ?? []).map((entity) => ({ key: JSON.stringify(entity), entity: () => ({ ...entity }) })),
+    recorded: () => event.recorded,
+    withoutEntities: () => {
+      const { entity: _entities, ...rest } = event;
+      return rest;
+    },
+  };
+}
+
+/** A queued interaction, compared by its parts: no AuditEvent is built for one that joins a record. */
+function mergeableInteraction({ interaction, at }: QueuedInteraction): Mergeable {
+  const { references = [], query } = interaction;
+  const entities = references.map((reference) => ({ key: `reference ${reference}`, entity: () => referenceEntity(reference) }));
+  if (query) entities.push({ key: `query ${query}`, entity: () => queryEntity(query) });
+  return {
+    kind: `${interaction.interaction}\n${interaction.status}\n${interaction.description}\n${requesterKey(interaction.requester)}`,
+    entities,
+    recorded: () => new Date(at).toISOString(),
+    withoutEntities: () => ({ ...interactionEvent({ ...interaction, references: undefined, query: undefined }), recorded: new Date(at).toISOString() }),
+  };
+}
+
 /**
  * The records of FHIR interactions in one batch that differ only in what they concern and when,
  * merged into one per requester, interaction and outcome: it names every entity once (one named
@@ -205,61 +265,62 @@ export class AuditLog {
  * resource and its index rows each); the merged one is still found by `entity`, `patient`, `agent`
  * and `date`. Authentication events (logins, tokens) stay one record each.
  */
-export function mergeAlike(events: AuditEvent[]): AuditEvent[] {
-  const merged: AuditEvent[] = [];
+export function mergeAlike(queued: Queued[]): AuditEvent[] {
+  const merged: (AuditEvent | MergedRecord)[] = [];
   const open = new Map<string, MergedRecord>();
-  for (const event of events) {
-    const key = JSON.stringify([event.type, event.subtype, event.action, event.outcome, event.outcomeDesc, event.agent, event.source]);
-    if (open.get(key)?.absorb(event)) continue;
-    if (isInteraction(event) && !event.period) {
-      const record = new MergedRecord(event);
-      open.set(key, record);
-      merged.push(record.event);
-    } else {
-      merged.push({ ...event, ...(event.entity ? { entity: [...event.entity] } : {}) });
+  for (const item of queued) {
+    const mergeable = 'interaction' in item ? mergeableInteraction(item) : mergeableEvent(item);
+    if (!mergeable) {
+      merged.push(item as AuditEvent);
+      continue;
     }
+    if (open.get(mergeable.kind)?.absorb(mergeable)) continue;
+    const record = new MergedRecord(mergeable);
+    open.set(mergeable.kind, record);
+    merged.push(record);
   }
-  return merged;
+  return merged.map((entry) => (entry instanceof MergedRecord ? entry.toEvent() : entry));
 }
 
-/** A record being merged: a copy of its first event, with its entities by their JSON text. */
+/** A record being merged: its first and last member, and its entities by key with the times each was named. */
 class MergedRecord {
-  readonly event: AuditEvent;
   private readonly named = new Map<string, { entity: AuditEventEntity; times: number }>();
+  private last: Mergeable;
 
-  constructor(first: AuditEvent) {
-    this.event = { ...first, ...(first.entity ? { entity: [] } : {}) };
-    this.name(first.entity ?? []);
+  constructor(private readonly first: Mergeable) {
+    this.last = first;
+    this.name(first);
   }
 
-  /** Takes a later event in, unless its entities would take the record past MAX_ENTITIES. */
-  absorb(event: AuditEvent): boolean {
-    const entities = event.entity ?? [];
-    const fresh = new Set(entities.map((entity) => JSON.stringify(entity)).filter((text) => !this.named.has(text))).size;
+  /** Takes a later member in, unless its entities would take the record past MAX_ENTITIES. */
+  absorb(member: Mergeable): boolean {
+    const fresh = new Set(member.entities.map((entity) => entity.key).filter((key) => !this.named.has(key))).size;
     if (this.named.size + fresh > MAX_ENTITIES) return false;
-    if (entities.length > 0) this.event.entity ??= [];
-    this.name(entities);
-    this.event.period = { start: this.event.period?.start ?? this.event.recorded, end: event.recorded };
-    this.event.recorded = event.recorded;
+    this.name(member);
+    this.last = member;
     return true;
   }
 
-  private name(entities: AuditEventEntity[]): void {
-    for (const entity of entities) {
-      const text = JSON.stringify(entity);
-      const known = this.named.get(text);
-      if (!known) {
-        const copy = { ...entity };
-        this.named.set(text, { entity: copy, times: 1 });
-        this.event.entity?.push(copy);
-        continue;
-      }
-      known.times += 1;
-      known.entity.detail = [...(known.entity.detail ?? []).filter((detail) => detail.type !== 'count'), { type: 'count', valueString: String(known.times) }];
+  toEvent(): AuditEvent {
+    const event = this.first.withoutEntities();
+    if (this.named.size > 0) event.entity = [...this.named.values()].map(({ entity, times }) => (times === 1 ? entity : { ...entity, detail: countDetail(entity, times) }));
+    if (this.last !== this.first) {
+      event.period = { start: this.first.recorded(), end: this.last.recorded() };
+      event.recorded = event.period.end as string;
+    }
+    return event;
+  }
+
+  private name(member: Mergeable): void {
+    for (const { key, entity } of member.entities) {
+      const known = this.named.get(key);
+      if (known) known.times += 1;
+      else this.named.set(key, { entity: entity(), times: 1 });
     }
   }
 }
 
-function isInteraction(event: AuditEvent): boolean {
-  return event.subtype?.[0]?.system === INTERACTION_SYSTEM;
+/** The entity's details with the number of times it was named in place of any count it had. */
+function countDetail(entity: AuditEventEntity, times: number): AuditEventEntity['detail'] {
+  return [...(entity.detail ?? []).filter((detail) => detail.type !== 'count'), { type: 'count', valueString: String(times) }];
 }

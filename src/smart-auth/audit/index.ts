@@ -1,2 +1,2 @@
 export { AuditLog, mergeAlike } from './audit-log.js';
-export { authenticationEvent, interactionEvent, type Requester } from './audit-event.js';
+export { authenticationEvent, interactionEvent, type Interaction, type Requester } from './audit-event.js';

@@ -2,7 +2,6 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors, FhirError } from '../../../errors.js';
 import type { AccessPolicy, SmartAuth } from '../../../smart-auth/index.js';
-import { interactionEvent } from '../../../smart-auth/audit/index.js';
 import type { Database } from '../../../store/index.js';
 import { accessPolicyOf } from '../../authenticate.js';
 import { fileUrl } from './kick-off.js';
@@ -37,14 +36,12 @@ async function requireJob(request: FastifyRequest, options: BulkExportHttpOption
 
 /** A download of exported data is a disclosure: audited like the reads it stands for, naming the file. */
 function recordDownload(options: BulkExportHttpOptions, request: FastifyRequest, policy: AccessPolicy, jobId: string, file: string): void {
-  options.auth.audit?.record(
-    interactionEvent({
-      interaction: 'operation',
-      requester: { access: policy, address: request.ip },
-      status: 200,
-      query: `$export file ${file} of bulk-export/${jobId}`,
-    }),
-  );
+  options.auth.audit?.recordInteraction({
+    interaction: 'operation',
+    requester: { access: policy, address: request.ip },
+    status: 200,
+    query: `$export file ${file} of bulk-export/${jobId}`,
+  });
 }
 
 /** The complete-status manifest (export.html#response---complete-status). */
