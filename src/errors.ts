@@ -59,6 +59,8 @@ export const errors = {
     new FhirError(400, 'id-mismatch', 'invalid', `Resource id "${bodyId ?? '(none)'}" does not match the URL's "${urlId}"`, [
       issueAt('id', `Resource id "${bodyId ?? '(none)'}" does not match the URL's "${urlId}"`),
     ]),
+  unsupportedParameter: (operation: string, param: string, instead: string) =>
+    new FhirError(400, 'unsupported-parameter', 'not-supported', `$${operation} does not take "${param}"; ${instead}`),
   unsupportedCriteria: (param: string) =>
     new FhirError(400, 'unsupported-criteria', 'not-supported', `Search parameter "${param}" is not supported in conditional matching`),
   invalidSearchValue: (param: string, value: string, why: string) =>

@@ -2,6 +2,7 @@ import { errors } from '../../errors.js';
 import { bookOperation, findOperation, generateSlotsOperation, holdOperation } from '../../resources/index.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { exportOperation } from './bulk-export/index.js';
+import { everythingOperation } from './everything.js';
 import { metaAddOperation, metaDeleteOperation, metaOperation } from './meta.js';
 import { reindexOperation } from './reindex.js';
 import { bindingTokenOperation, eventsOperation, statusOperation } from './subscription.js';
@@ -35,6 +36,14 @@ export const OPERATIONS: OperationEntry[] = [
     levels: ['type', 'instance'],
     methods: ['POST'],
     handler: (req, ctx, type, id) => validateOperation(req, ctx, type as string, id),
+  },
+  {
+    name: 'everything',
+    definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
+    levels: ['instance'],
+    methods: ['GET', 'POST'],
+    resourceTypes: ['Patient'],
+    handler: (req, ctx, _type, id) => everythingOperation(req, ctx, id as string),
   },
   {
     name: 'meta',

@@ -1,0 +1,74 @@
+import { errors } from '../../errors.js';
+import { compartmentMembers } from '../../search/index.js';
+import { grantingScopes } from '../../smart-auth/index.js';
+import { readableCurrent } from '../access-checks.js';
+import { search } from '../interactions/search.js';
+import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
+import { inputParameters } from './parameters.js';
+
+/**
+ * The query parameters a page of $everything carries on to the next: what the input became
+ * (`_since` as `_lastUpdated`), the page size and position, and how resources are rendered.
+ */
+const CARRIED = ['_type', '_count', '_cursor', '_lastUpdated', '_elements', '_summary'];
+
+/** The operation's input from the query and, on POST, a Parameters body (each value as its text). */
+function inputOf(request: FhirRequest): URLSearchParams {
+  const input = new URLSearchParams(request.query);
+  if (request.method !== 'POST') return input;
+  for (const parameter of inputParameters(request.body)?.parameter ?? []) {
+    const value = Object.entries(parameter).find(([key]) => key.startsWith('value'))?.[1];
+    if (value !== undefined) input.append(parameter.name as string, String(value));
+  }
+  return input;
+}
+
+/** `_since` is an instant (a full date and time with a zone): the resources changed from then on. */
+function lastUpdatedSince(since: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(since) || Number.isNaN(Date.parse(since))) {
+    throw errors.invalidSearchValue('_since', since, 'expected an instant such as 2024-01-01T00:00:00Z');
+  }
+  return `ge${since}`;
+}
+
+/**
+ * The types $everything returns unless `_type` says otherwise: the Patient compartment's, but for
+ * AuditEvent. The server's records of who accessed the patient are not part of the patient's record
+ * (and each $everything would add one to the next one's answer); `_type=AuditEvent` asks for them.
+ */
+function recordTypes(): string[] {
+  return ['Patient', ...compartmentMembers('Patient').keys()].filter((type) => type !== 'AuditEvent');
+}
+
+/** The types asked for (all of the record by default) that the token may search: a token that reaches only some gets those. */
+function searchableTypes(context: InteractionContext, requested: string | null): string {
+  const members = ['Patient', ...compartmentMembers('Patient').keys()];
+  const wanted = requested ? requested.split(',').map((type) => type.trim()).filter(Boolean) : recordTypes();
+  for (const type of wanted) if (!members.includes(type)) throw errors.invalidSearchValue('_type', type, 'not a type of the Patient compartment');
+  const permitted = wanted.filter((type) => grantingScopes(context.access, type, 's').length > 0);
+  if (permitted.length === 0) throw errors.insufficientScope('The access token grants search on none of the Patient compartment types');
+  return permitted.join(',');
+}
+
+/**
+ * Patient/[id]/$everything (patient-operation-everything.html): the patient, every resource of its
+ * compartment the token may search, and the resources they reference, as a searchset paged like
+ * any search (it is the compartment search `Patient/[id]/*` with `_include=*`). Input: `_since`,
+ * `_type`, `_count`. `start` and `end` (care dates) are refused: they have no one meaning across
+ * the compartment's types, and ignoring them would return more than was asked for.
+ */
+export async function everythingOperation(request: FhirRequest, context: InteractionContext, id: string): Promise<FhirResponse> {
+  await readableCurrent(context, 'Patient', id);
+  const input = inputOf(request);
+  for (const name of ['start', 'end']) {
+    if (input.has(name)) throw errors.unsupportedParameter('everything', name, 'use _since, _type, or a search of the compartment with date parameters');
+  }
+  const params = new URLSearchParams();
+  for (const name of CARRIED) for (const value of input.getAll(name)) params.append(name, value);
+  const since = input.get('_since');
+  if (since) params.append('_lastUpdated', lastUpdatedSince(since));
+  params.set('_type', searchableTypes(context, params.get('_type')));
+  params.set('_include', '*');
+  const asSearch: FhirRequest = { ...request, method: 'GET', query: params, body: undefined, bodyFormat: undefined };
+  return search(asSearch, context, undefined, { type: 'Patient', id, member: '*' });
+}
