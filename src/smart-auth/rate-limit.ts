@@ -77,9 +77,11 @@ export interface RateLimitOptions {
 export function rateLimit(app: FastifyInstance, options: RateLimitOptions): void {
   if (options.perMinute <= 0) return;
   const counter = new RequestCounter(options.perMinute, options.now);
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback, not a promise: it runs on every FHIR request and waits for nothing.
+  app.addHook('onRequest', (request, reply, done) => {
     const wait = counter.hit(options.keyOf(request));
-    if (wait > 0) return refuseFhir(reply, wait);
+    if (wait > 0) void refuseFhir(reply, wait);
+    else done();
   });
 }
 
