@@ -21,7 +21,7 @@ import { criterionCondition, readsMoreThanKey, readsRow, UnknownParameterError }
 import { BuildContext, isIndexExists } from './sql/context.js';
 import { and, assemble, fragment, or, type SqlFragment } from './sql/fragment.js';
 import { parseSort, type SortKey } from './sql/sort.js';
-import { Terminology } from './terminology.js';
+import { Terminology } from '../terminology/index.js';
 
 export interface SearchRequest {
   /** The types searched; none means every type (system-level search). */

@@ -1,9 +1,11 @@
 import type { CodeSystem, CodeSystemConcept, ValueSetComposeInclude } from '@medplum/fhirtypes';
+import { findConcept } from './hierarchy.js';
 import { stripVersion, type TerminologySource } from './sources.js';
 
 export interface Coded {
   system?: string;
   code: string;
+  display?: string;
 }
 
 export interface Expansion {
@@ -12,18 +14,18 @@ export interface Expansion {
   caseSensitive: boolean;
 }
 
-/** Every code of a complete CodeSystem, nested concepts included; undefined for a fragment or example. */
-export function codeSystemCodes(codeSystem: CodeSystem | undefined): string[] | undefined {
+/** Every concept of a complete CodeSystem, nested ones included; undefined for a fragment or example. */
+function codeSystemConcepts(codeSystem: CodeSystem | undefined): CodeSystemConcept[] | undefined {
   if (!codeSystem || (codeSystem.content !== undefined && codeSystem.content !== 'complete')) return undefined;
-  const codes: string[] = [];
-  const visit = (concepts: CodeSystemConcept[] | undefined) => {
-    for (const concept of concepts ?? []) {
-      codes.push(concept.code);
+  const concepts: CodeSystemConcept[] = [];
+  const visit = (level: CodeSystemConcept[] | undefined) => {
+    for (const concept of level ?? []) {
+      concepts.push(concept);
       visit(concept.concept);
     }
   };
   visit(codeSystem.concept);
-  return codes;
+  return concepts;
 }
 
 /**
@@ -35,7 +37,10 @@ export function expandValueSet(url: string, source: TerminologySource, visiting 
   const valueSet = source.valueSet(stripVersion(url));
   if (!valueSet || visiting.has(valueSet.url as string)) return undefined;
   if (!valueSet.compose?.include?.length && valueSet.expansion?.contains) {
-    return { codes: valueSet.expansion.contains.filter((c) => c.code).map((c) => ({ system: c.system, code: c.code as string })), caseSensitive: true };
+    return {
+      codes: valueSet.expansion.contains.filter((c) => c.code).map((c) => ({ system: c.system, code: c.code as string, display: c.display })),
+      caseSensitive: true,
+    };
   }
   if (!valueSet.compose?.include?.length) return undefined;
   visiting.add(valueSet.url as string);
@@ -53,9 +58,10 @@ export function expandValueSet(url: string, source: TerminologySource, visiting 
       }
       const codeSystem = include.system ? source.codeSystem(include.system) : undefined;
       if (codeSystem?.caseSensitive === false) caseSensitive = false;
-      if (include.concept?.length) return include.concept.map((c) => ({ system: include.system, code: c.code }));
-      const codes = codeSystemCodes(codeSystem);
-      return codes?.map((code) => ({ system: include.system, code }));
+      if (include.concept?.length) {
+        return include.concept.map((c) => ({ system: include.system, code: c.code, display: c.display ?? (codeSystem && findConcept(codeSystem, c.code)?.display) }));
+      }
+      return codeSystemConcepts(codeSystem)?.map((concept) => ({ system: include.system, code: concept.code, display: concept.display }));
     };
     const included = valueSet.compose.include.map(collect);
     if (included.some((i) => !i)) return undefined;

@@ -19,6 +19,11 @@ export function isHierarchical(codeSystem: CodeSystem): boolean {
   return (codeSystem.concept ?? []).some((concept) => (concept.concept?.length ?? 0) > 0);
 }
 
+/** The concept of a code, wherever it is nested. */
+export function findConcept(codeSystem: CodeSystem, code: string): CodeSystemConcept | undefined {
+  return pathTo(codeSystem.concept, code)?.at(-1);
+}
+
 /** The code and everything under it (`:below`, subsumed-by). */
 export function codeAndDescendants(codeSystem: CodeSystem, code: string): string[] | undefined {
   const path = pathTo(codeSystem.concept, code);

@@ -1,3 +1,4 @@
-export { codeSystemCodes, expandValueSet, type Coded, type Expansion } from './expand.js';
-export { codeAndAncestors, codeAndDescendants, isHierarchical } from './hierarchy.js';
+export { expandValueSet, type Coded, type Expansion } from './expand.js';
+export { codeAndAncestors, codeAndDescendants, findConcept, isHierarchical } from './hierarchy.js';
+export { Terminology } from './service.js';
 export { definitionsSource, layeredSource, stripVersion, type TerminologySource } from './sources.js';

@@ -4,24 +4,13 @@ import { grantingScopes } from '../../smart-auth/index.js';
 import { readableCurrent } from '../access-checks.js';
 import { search } from '../interactions/search.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
-import { inputParameters } from './parameters.js';
+import { primitiveInputs } from './parameters.js';
 
 /**
  * The query parameters a page of $everything carries on to the next: what the input became
  * (`_since` as `_lastUpdated`), the page size and position, and how resources are rendered.
  */
 const CARRIED = ['_type', '_count', '_cursor', '_lastUpdated', '_elements', '_summary'];
-
-/** The operation's input from the query and, on POST, a Parameters body (each value as its text). */
-function inputOf(request: FhirRequest): URLSearchParams {
-  const input = new URLSearchParams(request.query);
-  if (request.method !== 'POST') return input;
-  for (const parameter of inputParameters(request.body)?.parameter ?? []) {
-    const value = Object.entries(parameter).find(([key]) => key.startsWith('value'))?.[1];
-    if (value !== undefined) input.append(parameter.name as string, String(value));
-  }
-  return input;
-}
 
 /** `_since` is an instant (a full date and time with a zone): the resources changed from then on. */
 function lastUpdatedSince(since: string): string {
@@ -59,7 +48,7 @@ function searchableTypes(context: InteractionContext, requested: string | null):
  */
 export async function everythingOperation(request: FhirRequest, context: InteractionContext, id: string): Promise<FhirResponse> {
   await readableCurrent(context, 'Patient', id);
-  const input = inputOf(request);
+  const input = primitiveInputs(request);
   for (const name of ['start', 'end']) {
     if (input.has(name)) throw errors.unsupportedParameter('everything', name, 'use _since, _type, or a search of the compartment with date parameters');
   }

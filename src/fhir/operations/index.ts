@@ -6,6 +6,7 @@ import { everythingOperation } from './everything.js';
 import { metaAddOperation, metaDeleteOperation, metaOperation } from './meta.js';
 import { reindexOperation } from './reindex.js';
 import { bindingTokenOperation, eventsOperation, statusOperation } from './subscription.js';
+import { expandOperation, lookupOperation, validateCodeOperation } from './terminology.js';
 import { validateOperation } from './validate.js';
 
 export type OperationLevel = 'system' | 'type' | 'instance';
@@ -44,6 +45,30 @@ export const OPERATIONS: OperationEntry[] = [
     methods: ['GET', 'POST'],
     resourceTypes: ['Patient'],
     handler: (req, ctx, _type, id) => everythingOperation(req, ctx, id as string),
+  },
+  {
+    name: 'expand',
+    definition: 'http://hl7.org/fhir/OperationDefinition/ValueSet-expand',
+    levels: ['type', 'instance'],
+    methods: ['GET', 'POST'],
+    resourceTypes: ['ValueSet'],
+    handler: (req, ctx, _type, id) => expandOperation(req, ctx, id),
+  },
+  {
+    name: 'validate-code',
+    definition: 'http://hl7.org/fhir/OperationDefinition/ValueSet-validate-code',
+    levels: ['type', 'instance'],
+    methods: ['GET', 'POST'],
+    resourceTypes: ['ValueSet'],
+    handler: (req, ctx, _type, id) => validateCodeOperation(req, ctx, id),
+  },
+  {
+    name: 'lookup',
+    definition: 'http://hl7.org/fhir/OperationDefinition/CodeSystem-lookup',
+    levels: ['type'],
+    methods: ['GET', 'POST'],
+    resourceTypes: ['CodeSystem'],
+    handler: (req, ctx) => lookupOperation(req, ctx),
   },
   {
     name: 'meta',

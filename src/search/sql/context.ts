@@ -1,7 +1,7 @@
 import type { AccessPolicy } from '../../smart-auth/index.js';
 import type { Queryable } from '../../store/index.js';
 import type { SearchParam, SearchParameterRegistry } from '../registry.js';
-import type { Terminology } from '../terminology.js';
+import type { Terminology } from '../../terminology/index.js';
 import { errors } from '../../errors.js';
 import { fragment, wrap, type SqlFragment } from './fragment.js';
 

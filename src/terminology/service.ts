@@ -1,16 +1,8 @@
 import type { CodeSystem, ValueSet } from '@medplum/fhirtypes';
 import type { Queryable } from '../store/index.js';
-import {
-  codeAndAncestors,
-  codeAndDescendants,
-  definitionsSource,
-  expandValueSet,
-  isHierarchical,
-  layeredSource,
-  stripVersion,
-  type Coded,
-  type TerminologySource,
-} from '../terminology/index.js';
+import { expandValueSet, type Coded } from './expand.js';
+import { codeAndAncestors, codeAndDescendants, isHierarchical } from './hierarchy.js';
+import { definitionsSource, layeredSource, stripVersion, type TerminologySource } from './sources.js';
 
 /** The current, stored resource of a type with this canonical URL (found through the `url` index). */
 async function storedByUrl<T>(db: Queryable, type: 'ValueSet' | 'CodeSystem', url: string): Promise<T | undefined> {
@@ -24,9 +16,10 @@ async function storedByUrl<T>(db: Queryable, type: 'ValueSet' | 'CodeSystem', ur
 }
 
 /**
- * Terminology for search modifiers: ValueSets and CodeSystems stored on this server first, then
- * those of the R4 definitions. A value set's graph (its code systems, the value sets it includes)
- * is fetched before it is expanded.
+ * The terminology the server holds, for search modifiers (`:in`, `:above`, `:below`) and the
+ * terminology operations: ValueSets and CodeSystems stored on this server first, then those of the
+ * R4 definitions. A value set's graph (its code systems, the value sets it includes) is fetched
+ * before it is expanded.
  */
 export class Terminology {
   private async storedGraph(db: Queryable, valueSetUrl: string): Promise<TerminologySource> {
@@ -52,11 +45,17 @@ export class Terminology {
 
   /** The codes of a value set, or undefined when the server does not hold it or cannot expand it. */
   async expand(db: Queryable, valueSetUrl: string): Promise<Coded[] | undefined> {
-    const source = layeredSource(await this.storedGraph(db, valueSetUrl), definitionsSource());
-    return expandValueSet(valueSetUrl, source)?.codes;
+    return (await this.valueSet(db, valueSetUrl)).codes;
   }
 
-  private async codeSystem(db: Queryable, system: string): Promise<CodeSystem | undefined> {
+  /** A value set by canonical URL: its resource (undefined when not held) and its codes (undefined when it cannot be expanded). */
+  async valueSet(db: Queryable, valueSetUrl: string): Promise<{ resource?: ValueSet; codes?: Coded[] }> {
+    const source = layeredSource(await this.storedGraph(db, valueSetUrl), definitionsSource());
+    return { resource: source.valueSet(valueSetUrl), codes: expandValueSet(valueSetUrl, source)?.codes };
+  }
+
+  /** A code system by canonical URL, stored here or in the definitions. */
+  async codeSystem(db: Queryable, system: string): Promise<CodeSystem | undefined> {
     return (await storedByUrl<CodeSystem>(db, 'CodeSystem', system)) ?? definitionsSource().codeSystem(system);
   }
 
