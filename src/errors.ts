@@ -61,6 +61,13 @@ export const errors = {
     ]),
   unsupportedParameter: (operation: string, param: string, instead: string) =>
     new FhirError(400, 'unsupported-parameter', 'not-supported', `$${operation} does not take "${param}"; ${instead}`),
+  cannotExpand: (url: string) =>
+    new FhirError(422, 'cannot-expand', 'not-supported', `ValueSet ${url} cannot be expanded here: it uses filters, or a code system the server does not hold completely`),
+  unknownValueSet: (url: string) => new FhirError(404, 'unknown-value-set', 'not-found', `ValueSet ${url} is not known to this server`),
+  unknownCodeSystem: (url: string) => new FhirError(404, 'unknown-code-system', 'not-found', `CodeSystem ${url} is not known to this server`),
+  unknownCode: (system: string, code: string) => new FhirError(404, 'unknown-code', 'not-found', `${code} is not a code of CodeSystem ${system}`),
+  requestTimeout: () => new FhirError(408, 'request-timeout', 'timeout', 'The request did not arrive in time'),
+  headersTooLarge: () => new FhirError(431, 'headers-too-large', 'too-costly', 'The request headers exceed the size the server accepts'),
   unsupportedCriteria: (param: string) =>
     new FhirError(400, 'unsupported-criteria', 'not-supported', `Search parameter "${param}" is not supported in conditional matching`),
   invalidSearchValue: (param: string, value: string, why: string) =>

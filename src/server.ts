@@ -1,9 +1,9 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Config } from './config.js';
 import { loadDefinitions } from './definitions/index.js';
-import { STATUS_CODES } from 'node:http';
-import type { Socket } from 'node:net';
-import { errors, FhirError } from './errors.js';
+import { errors, type FhirError } from './errors.js';
 import { fhirHttp } from './fhir/http.js';
 import { BulkExportRunner, bulkExportHttp } from './fhir/operations/bulk-export/index.js';
 import { storeOwnOperationDefinitions } from './fhir/operations/definitions.js';
@@ -40,8 +40,8 @@ function malformedHttp(error: NodeJS.ErrnoException & { reason?: string }, socke
 }
 
 function malformedHttpError(error: NodeJS.ErrnoException & { reason?: string }): FhirError {
-  if (error.code === 'HPE_HEADER_OVERFLOW') return new FhirError(431, 'headers-too-large', 'too-costly', 'The request headers exceed the size the server accepts');
-  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new FhirError(408, 'request-timeout', 'timeout', 'The request did not arrive in time');
+  if (error.code === 'HPE_HEADER_OVERFLOW') return errors.headersTooLarge();
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return errors.requestTimeout();
   const reason = error.reason ?? error.message;
   const hint = error.code === 'HPE_INVALID_URL' ? ' (characters outside ASCII must be percent-encoded in a URL, RFC 3986)' : '';
   return errors.badRequest(`Malformed HTTP request: ${reason}${hint}`);

@@ -21,18 +21,14 @@ function lastUpdatedSince(since: string): string {
 }
 
 /**
- * The types $everything returns unless `_type` says otherwise: the Patient compartment's, but for
- * AuditEvent. The server's records of who accessed the patient are not part of the patient's record
- * (and each $everything would add one to the next one's answer); `_type=AuditEvent` asks for them.
+ * The types asked for that the token may search: a token that reaches only some gets those. Unless
+ * `_type` says otherwise, the Patient compartment's but for AuditEvent: the server's records of who
+ * accessed the patient are not part of the patient's record (and each $everything would add one to
+ * the next one's answer); `_type=AuditEvent` asks for them.
  */
-function recordTypes(): string[] {
-  return ['Patient', ...compartmentMembers('Patient').keys()].filter((type) => type !== 'AuditEvent');
-}
-
-/** The types asked for (all of the record by default) that the token may search: a token that reaches only some gets those. */
 function searchableTypes(context: InteractionContext, requested: string | null): string {
   const members = ['Patient', ...compartmentMembers('Patient').keys()];
-  const wanted = requested ? requested.split(',').map((type) => type.trim()).filter(Boolean) : recordTypes();
+  const wanted = requested ? requested.split(',').map((type) => type.trim()).filter(Boolean) : members.filter((type) => type !== 'AuditEvent');
   for (const type of wanted) if (!members.includes(type)) throw errors.invalidSearchValue('_type', type, 'not a type of the Patient compartment');
   const permitted = wanted.filter((type) => grantingScopes(context.access, type, 's').length > 0);
   if (permitted.length === 0) throw errors.insufficientScope('The access token grants search on none of the Patient compartment types');

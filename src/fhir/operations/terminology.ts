@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CodeSystem, Coding, Parameters, ParametersParameter, ValueSet } from '@medplum/fhirtypes';
-import { errors, FhirError } from '../../errors.js';
+import { errors } from '../../errors.js';
 import { findConcept, Terminology, type Coded } from '../../terminology/index.js';
 import { readableCurrent, requirePermission } from '../access-checks.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
@@ -10,15 +10,6 @@ const terminology = new Terminology();
 
 function db(context: InteractionContext) {
   return context.tx ?? context.store.db;
-}
-
-function cannotExpand(url: string): FhirError {
-  return new FhirError(
-    422,
-    'cannot-expand',
-    'not-supported',
-    `ValueSet ${url} cannot be expanded here: it uses filters, or a code system the server does not hold completely`,
-  );
 }
 
 /** A non-negative whole number input, or the default. */
@@ -45,8 +36,8 @@ async function valueSetUrl(context: InteractionContext, input: URLSearchParams, 
 async function expandedValueSet(context: InteractionContext, url: string): Promise<{ resource: ValueSet; codes: Coded[] }> {
   requirePermission(context, 'ValueSet', 'r');
   const { resource, codes } = await terminology.valueSet(db(context), url);
-  if (!resource) throw new FhirError(404, 'unknown-value-set', 'not-found', `ValueSet ${url} is not known to this server`);
-  if (!codes) throw cannotExpand(url);
+  if (!resource) throw errors.unknownValueSet(url);
+  if (!codes) throw errors.cannotExpand(url);
   return { resource, codes };
 }
 
@@ -127,9 +118,9 @@ export async function lookupOperation(request: FhirRequest, context: Interaction
   const coding = codingInput(request, primitiveInputs(request));
   if (!coding.system) throw errors.badRequest('Give the code system: system (with code), or coding');
   const codeSystem: CodeSystem | undefined = await terminology.codeSystem(db(context), coding.system);
-  if (!codeSystem) throw new FhirError(404, 'unknown-code-system', 'not-found', `CodeSystem ${coding.system} is not known to this server`);
+  if (!codeSystem) throw errors.unknownCodeSystem(coding.system);
   const concept = findConcept(codeSystem, coding.code as string);
-  if (!concept) throw new FhirError(404, 'unknown-code', 'not-found', `${coding.code} is not a code of CodeSystem ${coding.system}`);
+  if (!concept) throw errors.unknownCode(coding.system, coding.code as string);
   const out: ParametersParameter[] = [{ name: 'name', valueString: codeSystem.name ?? codeSystem.title ?? coding.system }];
   if (codeSystem.version) out.push({ name: 'version', valueString: codeSystem.version });
   if (concept.display) out.push({ name: 'display', valueString: concept.display });
