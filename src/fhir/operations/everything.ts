@@ -38,12 +38,14 @@ function searchableTypes(context: InteractionContext, requested: string | null):
 /**
  * Patient/[id]/$everything (patient-operation-everything.html): the patient, every resource of its
  * compartment the token may search, and the resources they reference, as a searchset paged like
- * any search (it is the compartment search `Patient/[id]/*` with `_include=*`). Input: `_since`,
- * `_type`, `_count`. `start` and `end` (care dates) are refused: they have no one meaning across
- * the compartment's types, and ignoring them would return more than was asked for.
+ * any search (it is the compartment search `Patient/[id]/*` with `_include=*`). At type level,
+ * `Patient/$everything`, the same for every patient: the resources of those types the token may
+ * search (a patient's token: its own record). Input: `_since`, `_type`, `_count`. `start` and
+ * `end` (care dates) are refused: they have no one meaning across the compartment's types, and
+ * ignoring them would return more than was asked for.
  */
-export async function everythingOperation(request: FhirRequest, context: InteractionContext, id: string): Promise<FhirResponse> {
-  await readableCurrent(context, 'Patient', id);
+export async function everythingOperation(request: FhirRequest, context: InteractionContext, id?: string): Promise<FhirResponse> {
+  if (id) await readableCurrent(context, 'Patient', id);
   const input = primitiveInputs(request);
   for (const name of ['start', 'end']) {
     if (input.has(name)) throw errors.unsupportedParameter('everything', name, 'use _since, _type, or a search of the compartment with date parameters');
@@ -55,5 +57,5 @@ export async function everythingOperation(request: FhirRequest, context: Interac
   params.set('_type', searchableTypes(context, params.get('_type')));
   params.set('_include', '*');
   const asSearch: FhirRequest = { ...request, method: 'GET', query: params, body: undefined, bodyFormat: undefined };
-  return search(asSearch, context, undefined, { type: 'Patient', id, member: '*' });
+  return search(asSearch, context, undefined, id ? { type: 'Patient', id, member: '*' } : undefined);
 }

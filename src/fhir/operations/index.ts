@@ -41,10 +41,10 @@ export const OPERATIONS: OperationEntry[] = [
   {
     name: 'everything',
     definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
-    levels: ['instance'],
+    levels: ['type', 'instance'],
     methods: ['GET', 'POST'],
     resourceTypes: ['Patient'],
-    handler: (req, ctx, _type, id) => everythingOperation(req, ctx, id as string),
+    handler: (req, ctx, _type, id) => everythingOperation(req, ctx, id),
   },
   {
     name: 'expand',

@@ -106,6 +106,17 @@ describe('Patient $everything', () => {
     }
   });
 
+  it('answers every patient at type level, and a patient-scoped token only its own record', async () => {
+    const all = entries(await get('/fhir/Patient/$everything?_type=Patient,Observation'));
+    expect(all.filter((entry) => entry.endsWith(' match')).sort()).toEqual(
+      [`Observation/${bobsObservation} match`, `Observation/${observation} match`, `Patient/${alice} match`, `Patient/${bob} match`].sort(),
+    );
+
+    const token = await server.auth.tokens.issue({ sub: 'alice', client_id: 'app', scope: 'patient/*.rs', role: 'patient', fhirUser: `Patient/${alice}`, patient: alice });
+    const own = entries(await get('/fhir/Patient/$everything', token));
+    expect(own.filter((entry) => entry.endsWith(' match')).sort()).toEqual([`Condition/${condition} match`, `Observation/${observation} match`, `Patient/${alice} match`].sort());
+  });
+
   it('is 404 for a patient that does not exist', async () => {
     expectOperationOutcome(await get('/fhir/Patient/nobody/$everything'), 404);
   });
