@@ -4,7 +4,7 @@ import { grantingScopes } from '../../smart-auth/index.js';
 import { readableCurrent } from '../access-checks.js';
 import { search } from '../interactions/search.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
-import { primitiveInputs } from './parameters.js';
+import { OperationInput } from './parameters.js';
 
 /**
  * The query parameters a page of $everything carries on to the next: what the input became
@@ -46,13 +46,16 @@ function searchableTypes(context: InteractionContext, requested: string | null):
  */
 export async function everythingOperation(request: FhirRequest, context: InteractionContext, id?: string): Promise<FhirResponse> {
   if (id) await readableCurrent(context, 'Patient', id);
-  const input = primitiveInputs(request);
+  const input = new OperationInput(request);
   for (const name of ['start', 'end']) {
-    if (input.has(name)) throw errors.unsupportedParameter('everything', name, 'use _since, _type, or a search of the compartment with date parameters');
+    if (input.values(name).length > 0) throw errors.unsupportedParameter('everything', name, 'use _since, _type, or a search of the compartment with date parameters');
   }
   const params = new URLSearchParams();
-  for (const name of CARRIED) for (const value of input.getAll(name)) params.append(name, value);
-  const since = input.get('_since');
+  for (const name of CARRIED) {
+    const values = input.values(name);
+    if (values.length > 0) params.set(name, values.join(','));
+  }
+  const since = input.value('_since');
   if (since) params.append('_lastUpdated', lastUpdatedSince(since));
   params.set('_type', searchableTypes(context, params.get('_type')));
   params.set('_include', '*');

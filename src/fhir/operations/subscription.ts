@@ -3,21 +3,7 @@ import { errors } from '../../errors.js';
 import { bindingTokenParameters, requireReceiver, subscriptionEvents, subscriptionStatus } from '../../subscriptions/index.js';
 import { readableCurrent, requirePermission } from '../access-checks.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
-import { inputParameters } from './parameters.js';
-
-/** An input of an operation, from the query (GET) or the Parameters body (POST). */
-function inputs(request: FhirRequest, name: string): string[] {
-  const values = request.query.getAll(name);
-  const body = request.method === 'POST' ? inputParameters(request.body) : undefined;
-  for (const parameter of body?.parameter ?? []) {
-    if (parameter.name !== name) continue;
-    const value = parameter.valueString ?? parameter.valueId ?? parameter.valueCode ?? parameter.valueUri ?? parameter.valueCanonical;
-    if (value !== undefined) values.push(value);
-  }
-  return values;
-}
-
-const single = (request: FhirRequest, name: string): string | undefined => inputs(request, name)[0];
+import { OperationInput } from './parameters.js';
 
 /** A Subscription the requester may read (404 otherwise, like a read). */
 async function readableSubscription(context: InteractionContext, id: string): Promise<Subscription> {
@@ -57,9 +43,10 @@ export async function statusOperation(request: FhirRequest, context: Interaction
   } else {
     requirePermission(context, 'Subscription', 's');
     const params = new URLSearchParams({ _count: '1000', _total: 'none' });
-    const ids = inputs(request, 'id');
+    const input = new OperationInput(request);
+    const ids = input.values('id');
     if (ids.length) params.set('_id', ids.map((value) => value.replace(/^.*Subscription\//, '')).join(','));
-    const statuses = inputs(request, 'status');
+    const statuses = input.values('status');
     if (statuses.length) params.set('status', statuses.join(','));
     const page = await context.search.search(db, { types: ['Subscription'], params, strict: true, access: context.access });
     subscriptions = page.matches.map((match) => JSON.parse(match.json as string) as Subscription);
@@ -72,17 +59,18 @@ export async function statusOperation(request: FhirRequest, context: Interaction
 export async function eventsOperation(request: FhirRequest, context: InteractionContext, _type?: string, id?: string): Promise<FhirResponse> {
   const subscription = await readableSubscription(context, id as string);
   await requireReceiver(context.tx ?? context.store.db, context.access, id as string);
+  const input = new OperationInput(request);
   const bundle = await subscriptionEvents(context.tx ?? context.store.db, context.baseUrl, subscription, {
-    since: single(request, 'eventsSinceNumber'),
-    until: single(request, 'eventsUntilNumber'),
-    content: single(request, 'content'),
+    since: input.value('eventsSinceNumber'),
+    until: input.value('eventsUntilNumber'),
+    content: input.value('content'),
   });
   return { status: 200, body: bundle };
 }
 
 /** `$get-ws-binding-token` (Backport IG): a token for `bind-with-token` on the websocket. */
 export async function bindingTokenOperation(request: FhirRequest, context: InteractionContext, _type?: string, id?: string): Promise<FhirResponse> {
-  const ids = id ? [id] : inputs(request, 'id');
+  const ids = id ? [id] : new OperationInput(request).values('id');
   if (ids.length === 0) throw errors.badRequest('Name the Subscriptions to bind to with the "id" parameter, or call it on one Subscription');
   const subscriptions = await readableSubscriptions(context, ids);
   for (const subscription of subscriptions) await requireReceiver(context.tx ?? context.store.db, context.access, subscription.id as string);

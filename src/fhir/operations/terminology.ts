@@ -4,7 +4,7 @@ import { errors } from '../../errors.js';
 import { findConcept, Terminology, type Coded } from '../../terminology/index.js';
 import { readableCurrent, requirePermission } from '../access-checks.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
-import { inputParameters, parameter, primitiveInputs } from './parameters.js';
+import { OperationInput } from './parameters.js';
 
 const terminology = new Terminology();
 
@@ -13,21 +13,21 @@ function db(context: InteractionContext) {
 }
 
 /** A non-negative whole number input, or the default. */
-function wholeNumber(input: URLSearchParams, name: string, fallback: number): number {
-  const text = input.get(name);
-  if (text === null) return fallback;
+function wholeNumber(input: OperationInput, name: string, fallback: number): number {
+  const text = input.value(name);
+  if (text === undefined) return fallback;
   if (!/^\d+$/.test(text)) throw errors.badRequest(`Invalid value "${text}" for parameter "${name}": expected a whole number`);
   return Number(text);
 }
 
 /** The canonical URL of the value set asked about: the instance's own, or the `url` input. */
-async function valueSetUrl(context: InteractionContext, input: URLSearchParams, id: string | undefined): Promise<string> {
+async function valueSetUrl(context: InteractionContext, input: OperationInput, id: string | undefined): Promise<string> {
   if (id) {
     const stored = JSON.parse((await readableCurrent(context, 'ValueSet', id)).json as string) as ValueSet;
     if (!stored.url) throw errors.badRequest(`ValueSet/${id} has no url: it cannot be expanded by reference`);
     return stored.url;
   }
-  const url = input.get('url');
+  const url = input.value('url');
   if (!url) throw errors.badRequest('Name the value set: ValueSet/[id]/$operation, or the url parameter');
   return url;
 }
@@ -47,15 +47,16 @@ async function expandedValueSet(context: InteractionContext, url: string): Promi
  * `filter` (text in the code or display, any case), `offset` and `count` for paging.
  */
 export async function expandOperation(request: FhirRequest, context: InteractionContext, id?: string): Promise<FhirResponse> {
-  const input = primitiveInputs(request);
+  const input = new OperationInput(request);
   const url = await valueSetUrl(context, input, id);
   const { resource, codes } = await expandedValueSet(context, url);
-  const filter = input.get('filter')?.toLowerCase();
+  const filterText = input.text('filter');
+  const filter = filterText?.toLowerCase();
   const matching = filter ? codes.filter((c) => c.code.toLowerCase().includes(filter) || c.display?.toLowerCase().includes(filter)) : codes;
   const offset = wholeNumber(input, 'offset', 0);
   const page = matching.slice(offset, offset + wholeNumber(input, 'count', matching.length));
   const used: ParametersParameter[] = [
-    ...(filter ? [{ name: 'filter', valueString: input.get('filter') as string }] : []),
+    ...(filterText ? [{ name: 'filter', valueString: filterText }] : []),
     { name: 'offset', valueInteger: offset },
     { name: 'count', valueInteger: page.length },
   ];
@@ -79,9 +80,9 @@ export async function expandOperation(request: FhirRequest, context: Interaction
 }
 
 /** The coding asked about: a `coding` input, else `code` with `system` (and `display`). */
-function codingInput(request: FhirRequest, input: URLSearchParams): Coding {
-  const coding = request.method === 'POST' ? parameter(inputParameters(request.body), 'coding')?.valueCoding : undefined;
-  const asked = coding ?? { system: input.get('system') ?? undefined, code: input.get('code') ?? undefined, display: input.get('display') ?? undefined };
+function codingInput(input: OperationInput): Coding {
+  const coding = input.parameters('coding')[0]?.valueCoding;
+  const asked = coding ?? { system: input.value('system'), code: input.value('code'), display: input.text('display') };
   if (!asked.code) throw errors.badRequest('Give the code: code (with system), or coding');
   return asked;
 }
@@ -92,9 +93,9 @@ function codingInput(request: FhirRequest, input: URLSearchParams): Coding {
  * code's is a failure too.
  */
 export async function validateCodeOperation(request: FhirRequest, context: InteractionContext, id?: string): Promise<FhirResponse> {
-  const input = primitiveInputs(request);
+  const input = new OperationInput(request);
   const url = await valueSetUrl(context, input, id);
-  const coding = codingInput(request, input);
+  const coding = codingInput(input);
   const { codes } = await expandedValueSet(context, url);
   const found = codes.find((c) => c.code === coding.code && (!coding.system || c.system === coding.system));
   const out: ParametersParameter[] = [];
@@ -115,7 +116,7 @@ export async function validateCodeOperation(request: FhirRequest, context: Inter
  */
 export async function lookupOperation(request: FhirRequest, context: InteractionContext): Promise<FhirResponse> {
   requirePermission(context, 'CodeSystem', 'r');
-  const coding = codingInput(request, primitiveInputs(request));
+  const coding = codingInput(new OperationInput(request));
   if (!coding.system) throw errors.badRequest('Give the code system: system (with code), or coding');
   const codeSystem: CodeSystem | undefined = await terminology.codeSystem(db(context), coding.system);
   if (!codeSystem) throw errors.unknownCodeSystem(coding.system);

@@ -8,7 +8,7 @@ import { write } from '../../../fhir/write.js';
 import { newResourceId, type Queryable, type WriteResult } from '../../../store/index.js';
 import { localReference } from '../references.js';
 import { slotIds } from '../slots.js';
-import type { OperationInput } from './input.js';
+import type { OperationInput } from '../../../fhir/operations/parameters.js';
 
 /** The appointment `$hold` and `$book` work on: a stored one (`appointment-reference`, or a resource with an id), or a new one. */
 export interface AppointmentSource {

@@ -2,7 +2,7 @@ import type { Appointment } from '@medplum/fhirtypes';
 import { errors } from '../../../errors.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../../../fhir/types.js';
 import { appointmentBundle, appointmentSource, withSlotTimes, writeAppointment } from './appointment-source.js';
-import { OperationInput } from './input.js';
+import { OperationInput } from '../../../fhir/operations/parameters.js';
 
 /** Booking confirms the appointment for everyone who had not answered yet; a decline stays a decline. */
 function booked(appointment: Appointment): Appointment {

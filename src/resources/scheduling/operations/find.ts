@@ -7,7 +7,8 @@ import { parseCount } from '../../../search/index.js';
 import { grantingScopes } from '../../../smart-auth/index.js';
 import { localReference, referenceText } from '../references.js';
 import { actingPatient } from '../requester.js';
-import { dateTimeValue, OperationInput } from './input.js';
+import { OperationInput } from '../../../fhir/operations/parameters.js';
+import { dateTimeValue } from './input.js';
 
 /**
  * Finding availability needs some access to Appointments (what a patient app or a front desk

@@ -19,7 +19,7 @@ import { mayManageSchedule } from '../requester.js';
 import { Scheduling } from '../scheduling.js';
 import { dayMs, instantText, plannedSlots, type PlannedSlot } from '../slot-plan.js';
 import { isTimeZone } from '../zoned-time.js';
-import { OperationInput } from './input.js';
+import { OperationInput } from '../../../fhir/operations/parameters.js';
 
 const MAX_DAYS = 366;
 const MAX_SLOTS = 5000;

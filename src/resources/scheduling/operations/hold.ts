@@ -5,7 +5,7 @@ import { putHold } from '../holds.js';
 import { Scheduling } from '../scheduling.js';
 import type { AppointmentStatus } from '../statuses.js';
 import { appointmentBundle, appointmentSource, withSlotTimes, writeAppointment } from './appointment-source.js';
-import { OperationInput } from './input.js';
+import { OperationInput } from '../../../fhir/operations/parameters.js';
 
 const HOLDABLE: readonly AppointmentStatus[] = ['proposed', 'waitlist'];
 
