@@ -1,4 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
+import type pg from 'pg';
 import { errors } from '../errors.js';
 import { Database, isPgError, PG_ERRORS, type BatchedTransaction, type Queryable, type StoredVersion, type WriteHook } from '../store/index.js';
 import { toStoredVersion, type VersionRow } from '../store/read.js';
@@ -214,7 +215,7 @@ export class SearchEngine {
    * caller's transaction the count runs unbounded in time: cancelling a statement would abort it.
    */
   private async withinCountTime(db: Queryable, sql: string, values: unknown[]): Promise<CountedRow[] | undefined> {
-    if (!(db instanceof Database)) return (await db.queryPrepared<CountedRow>(sql, values)).rows;
+    if (!(db instanceof Database)) return (await searchQuery<CountedRow>(db, sql, values)).rows;
     try {
       return (await db.queryPrepared<CountedRow>(sql, values, this.countTimeoutMs)).rows;
     } catch (error) {
@@ -236,7 +237,7 @@ export class SearchEngine {
              ORDER BY ${order.replace(/q\./g, 'page.')}`,
       values: [...inner.values, ...after.values],
     });
-    const { rows } = await db.queryPrepared<KeyedRow>(query.sql, query.values);
+    const { rows } = await searchQuery<KeyedRow>(db, query.sql, query.values);
     return rows.map((row) => pageRow(row, sort));
   }
 
@@ -554,4 +555,14 @@ function keysetCondition(sort: SortKey[], cursor: Cursor, backwards: boolean): S
     condition = or([beyond, and([equal, condition])]);
   }
   return condition;
+}
+
+/**
+ * A search's statement: prepared on the pool, planned afresh inside a transaction. Searches in a
+ * transaction (conditional writes, the double-booking check) run while it holds locks, where a
+ * generic plan's misestimate costs every writer queued behind it (the double-booking check ran in
+ * 9.5 ms on its generic plan, 3.7 ms plus 3.6 ms of planning on a fresh one).
+ */
+function searchQuery<R extends pg.QueryResultRow>(db: Queryable, sql: string, values: unknown[]): Promise<pg.QueryResult<R>> {
+  return db instanceof Database ? db.queryPrepared<R>(sql, values) : db.query<R>(sql, values);
 }

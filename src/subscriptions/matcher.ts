@@ -329,7 +329,7 @@ function queryParams(text: string): URLSearchParams {
 }
 
 async function readVersionContent(db: Queryable, type: string, id: string, versionId: number): Promise<Resource | undefined> {
-  const { rows } = await db.query<{ json: string | null }>(
+  const { rows } = await db.queryPrepared<{ json: string | null }>(
     'SELECT content::text AS json FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3',
     [type, id, versionId],
   );

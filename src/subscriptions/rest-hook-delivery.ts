@@ -99,7 +99,7 @@ export class RestHookDelivery {
 
   /** The conditions on work to do imply subscription_state_work_idx's (migration 16), which holds only rows that may have work. */
   private async claim(identity: BackendIdentity, limit: number): Promise<ClaimedState[]> {
-    const { rows } = await this.options.db.query<LeasedRow & { subscription_version: number | null }>(
+    const { rows } = await this.options.db.queryPrepared<LeasedRow & { subscription_version: number | null }>(
       `WITH due AS (
          SELECT s.id FROM subscription_state s
           WHERE s.channel = 'rest-hook' AND s.status IN ('requested', 'active')
@@ -124,7 +124,7 @@ export class RestHookDelivery {
 
   /** The state again, only while the lease is still ours. */
   private async reread(id: string, identity: BackendIdentity): Promise<LeasedState | undefined> {
-    const { rows } = await this.options.db.query<LeasedRow>(
+    const { rows } = await this.options.db.queryPrepared<LeasedRow>(
       `SELECT ${leasedColumns('s')} FROM subscription_state s WHERE s.id = $1 AND s.lease_pid = $2 AND s.lease_backend_start = $3`,
       [id, identity.pid, identity.backendStart],
     );
@@ -173,7 +173,7 @@ export class RestHookDelivery {
 
   private async releaseLease(id: string, identity: BackendIdentity): Promise<void> {
     await this.options.db
-      .query('UPDATE subscription_state SET lease_until = NULL, lease_pid = NULL, lease_backend_start = NULL WHERE id = $1 AND lease_pid = $2 AND lease_backend_start = $3', [
+      .queryPrepared('UPDATE subscription_state SET lease_until = NULL, lease_pid = NULL, lease_backend_start = NULL WHERE id = $1 AND lease_pid = $2 AND lease_backend_start = $3', [
         id,
         identity.pid,
         identity.backendStart,
@@ -241,7 +241,7 @@ export class RestHookDelivery {
    */
   private async succeeded(id: string, identity: BackendIdentity, deliveredThrough: number | undefined, releaseWhenDone: boolean): Promise<LeasedState | undefined> {
     const done = `$6 AND GREATEST(s.delivered_through, COALESCE($4, s.delivered_through)) >= s.events_since_start`;
-    const { rows } = await this.options.db.query<LeasedRow>(
+    const { rows } = await this.options.db.queryPrepared<LeasedRow>(
       `UPDATE subscription_state s SET delivered_through = GREATEST(s.delivered_through, COALESCE($4, s.delivered_through)),
               attempts = 0, last_error = NULL, last_sent_at = now(), handshake_pending = CASE WHEN $4 IS NULL THEN false ELSE s.handshake_pending END,
               lease_until = CASE WHEN ${done} THEN NULL ELSE now() + make_interval(secs => $5) END,
@@ -259,7 +259,7 @@ export class RestHookDelivery {
     const reason = result.error ?? `the endpoint answered ${result.status}`;
     const exhausted = attempts >= this.options.maxAttempts;
     const delay = exhausted ? 0 : this.options.retryBaseMs * 2 ** (attempts - 1);
-    await this.options.db.query(
+    await this.options.db.queryPrepared(
       `UPDATE subscription_state SET attempts = $4, last_error = $5, next_attempt_at = now() + make_interval(secs => $6)
         WHERE id = $1 AND lease_pid = $2 AND lease_backend_start = $3`,
       [state.id, identity.pid, identity.backendStart, attempts, reason, delay / 1000],

@@ -60,7 +60,7 @@ export function stateColumns(alias?: string): string {
 export const STATE_COLUMNS = stateColumns();
 
 export async function readState(db: Queryable, id: string): Promise<SubscriptionState | undefined> {
-  const { rows } = await db.query<StateRow>(`SELECT ${STATE_COLUMNS} FROM subscription_state WHERE id = $1`, [id]);
+  const { rows } = await db.queryPrepared<StateRow>(`SELECT ${STATE_COLUMNS} FROM subscription_state WHERE id = $1`, [id]);
   return rows[0] && toState(rows[0]);
 }
 
@@ -181,7 +181,7 @@ const PAYLOAD_LIMIT = 7_000;
 export async function appendEvents(tx: Queryable, events: NewEvent[], channel: string, position: FeedCursor): Promise<void> {
   if (events.length === 0) return writeCursor(tx, position);
   const ids = [...new Set(events.map((e) => e.subscriptionId))].sort();
-  await tx.query(
+  await tx.queryPrepared(
     `WITH locked AS (
        SELECT id FROM subscription_state WHERE id = ANY($10::text[]) ORDER BY id FOR UPDATE
      ), input AS (
@@ -227,7 +227,7 @@ export async function appendEvents(tx: Queryable, events: NewEvent[], channel: s
  * current), read in the same query.
  */
 export async function readEvents(db: Queryable, id: string, from: number, to: number, limit: number, withFocus = false): Promise<SubscriptionEvent[]> {
-  const { rows } = await db.query<EventRow>(
+  const { rows } = await db.queryPrepared<EventRow>(
     `SELECT e.subscription_id, e.event_number, e.seq, e.resource_type, e.resource_id, e.version_id, e.interaction, e.occurred, h.content::text AS focus
        FROM subscription_event e
        LEFT JOIN resource_history h ON $5 AND e.interaction <> 'delete' AND h.seq = e.seq

@@ -165,6 +165,19 @@ describe('the batched writes of a transaction', () => {
     await other.close();
   });
 
+  it('run a prepared statement inside the transaction, after the writes pending before it', async () => {
+    const text = 'SELECT count(*)::int AS n FROM scratch WHERE k = $1';
+    const counts = await db.transaction(async (tx) => {
+      insert(tx, 'p');
+      const first = (await tx.queryPrepared<{ n: number }>(text, ['p'])).rows[0].n;
+      insert(tx, 'p');
+      return [first, (await tx.queryPrepared<{ n: number }>(text, ['p'])).rows[0].n];
+    });
+    expect(counts).toEqual([1, 2]);
+    const prepared = await db.query('SELECT 1 FROM pg_prepared_statements WHERE statement = $1', [text]);
+    expect(prepared.rowCount).toBe(1);
+  });
+
   it('begin with a first statement in the same message, inside the transaction, and only as the first', async () => {
     const other = new Database(database.url, 1);
     const seenMeanwhile = await db.transaction(async (tx) => {
