@@ -1,6 +1,7 @@
 import type { BenchDatabase } from '../lib/database.js';
 import { FhirClient } from '../lib/fhir-client.js';
 import { runLoad, type LoadRequest, type LoadResult } from '../lib/load.js';
+import { CpuMeter } from '../lib/cpu.js';
 import { BASELINE_MAIN, SERVER_MAIN, startService, type ServiceHandle } from '../lib/processes.js';
 import { Random } from '../lib/random.js';
 import { adminClient, obtainToken } from '../lib/token.js';
@@ -148,8 +149,10 @@ export class BenchContext {
       const amount = spec.requestsPerConnection ? { amount: spec.requestsPerConnection * connections } : {};
       if (this.config.warmupSec > 0) await runLoad({ ...options, durationSec: this.config.warmupSec, ...(spec.requestsPerConnection ? { amount: connections } : {}) });
       server.resetPeakRss();
+      const cpu = new CpuMeter(server.pid);
       const result = await runLoad({ ...options, durationSec: this.config.durationSec, ...amount });
       const row = this.row(spec, result, server.peakRssMb());
+      row.cpu = cpu.perRequest(result.requests);
       if (spec.baseline) {
         const baseline = await this.baseline(spec.baseline, connections);
         row.baseline = { kind: spec.baseline, rps: baseline.rps, p50: baseline.latency.p50, p95: baseline.latency.p95, p99: baseline.latency.p99 };
@@ -212,11 +215,13 @@ export class BenchContext {
       next: () => (kind === 'read' ? readRequest(dataset, random) : createRequest(dataset, random)),
     };
     if (this.config.warmupSec > 0) await runLoad({ ...options, durationSec: this.config.warmupSec });
+    const cpu = new CpuMeter(this.baselineService.pid);
     const result = await runLoad({ ...options, durationSec: this.config.durationSec });
     if (result.failures) throw new Error(`The baseline ${kind} failed: ${JSON.stringify(result.statusCounts)}`);
     this.baselines.set(key, result);
     const row = this.row({ label: `baseline ${kind} (bare fastify + pg)` }, result, this.baselineService.peakRssMb());
     row.benchmark = 'baseline';
+    row.cpu = cpu.perRequest(result.requests);
     this.addRow(row);
     return result;
   }

@@ -2,6 +2,7 @@ import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { RESULTS_DIR } from './paths.js';
+import type { CpuPerRequest } from './cpu.js';
 import type { LatencySummary } from './stats.js';
 
 /** One measured line of a benchmark table. */
@@ -23,6 +24,8 @@ export interface Row {
   ratio?: number;
   /** The server's peak resident memory during the measurement. */
   peakRssMb?: number;
+  /** CPU per answered request of the measured service and of PostgreSQL (read from /proc). */
+  cpu?: CpuPerRequest;
   notes: string[];
 }
 
@@ -41,6 +44,8 @@ const COLUMNS: { title: string; align: 'l' | 'r'; value: (row: Row) => string }[
   { title: 'baseline', align: 'l', value: (row) => (row.baseline ? `${row.baseline.kind} ${int(row.baseline.rps)}/s` : '') },
   { title: 'ratio', align: 'r', value: (row) => (row.ratio !== undefined ? `${(row.ratio * 100).toFixed(row.ratio < 0.1 ? 1 : 0)}%` : '') },
   { title: 'RSS MB', align: 'r', value: (row) => (row.peakRssMb ? int(row.peakRssMb) : '') },
+  { title: 'CPU ms/req', align: 'r', value: (row) => (row.cpu ? fixed(row.cpu.serviceMs, 3) : '') },
+  { title: 'PG ms/req', align: 'r', value: (row) => (row.cpu ? fixed(row.cpu.postgresMs, 3) : '') },
 ];
 
 /** A plain-text table, also valid Markdown. */
