@@ -221,6 +221,11 @@ export async function appendEvents(tx: Queryable, events: NewEvent[], channel: s
   );
 }
 
+const EVENT_COLUMNS = 'e.subscription_id, e.event_number, e.seq, e.resource_type, e.resource_id, e.version_id, e.interaction, e.occurred, h.content::text AS focus';
+
+/** The version an event is about, joined when `condition` holds (a deletion has none). */
+const focusJoin = (condition: string) => `LEFT JOIN resource_history h ON ${condition} AND e.interaction <> 'delete' AND h.seq = e.seq`;
+
 /**
  * Events of one subscription with numbers in [from, to], in order, at most `limit`; `withFocus`:
  * each with the version that triggered it, as stored in the history (what matched, not what is
@@ -228,12 +233,41 @@ export async function appendEvents(tx: Queryable, events: NewEvent[], channel: s
  */
 export async function readEvents(db: Queryable, id: string, from: number, to: number, limit: number, withFocus = false): Promise<SubscriptionEvent[]> {
   const { rows } = await db.queryPrepared<EventRow>(
-    `SELECT e.subscription_id, e.event_number, e.seq, e.resource_type, e.resource_id, e.version_id, e.interaction, e.occurred, h.content::text AS focus
-       FROM subscription_event e
-       LEFT JOIN resource_history h ON $5 AND e.interaction <> 'delete' AND h.seq = e.seq
+    `SELECT ${EVENT_COLUMNS}
+       FROM subscription_event e ${focusJoin('$5')}
       WHERE e.subscription_id = $1 AND e.event_number BETWEEN $2 AND $3
       ORDER BY e.event_number LIMIT $4`,
     [id, from, to, limit, withFocus],
   );
   return rows.map(toEvent);
+}
+
+/** Which events `readEventsOfMany` reads for one subscription: those numbered after `after`. */
+export interface EventsWanted {
+  subscriptionId: string;
+  after: number;
+  withFocus: boolean;
+}
+
+/**
+ * For each of several subscriptions, its events numbered after `after`, in order, at most `limit`
+ * each (the arrays are in the order of `wanted`): one statement for everything one notification
+ * of the matcher woke, where reading per subscription took one each.
+ */
+export async function readEventsOfMany(db: Queryable, wanted: EventsWanted[], limit: number): Promise<SubscriptionEvent[][]> {
+  const found: SubscriptionEvent[][] = wanted.map(() => []);
+  if (wanted.length === 0) return found;
+  const { rows } = await db.queryPrepared<EventRow & { n: string }>(
+    `SELECT w.n, e.*
+       FROM unnest($1::text[], $2::bigint[], $3::boolean[]) WITH ORDINALITY AS w(id, after, with_focus, n)
+       CROSS JOIN LATERAL (
+         SELECT ${EVENT_COLUMNS}
+           FROM subscription_event e ${focusJoin('w.with_focus')}
+          WHERE e.subscription_id = w.id AND e.event_number > w.after
+          ORDER BY e.event_number LIMIT $4) e
+      ORDER BY w.n, e.event_number`,
+    [wanted.map((w) => w.subscriptionId), wanted.map((w) => w.after), wanted.map((w) => w.withFocus), limit],
+  );
+  for (const row of rows) found[Number(row.n) - 1].push(toEvent(row));
+  return found;
 }

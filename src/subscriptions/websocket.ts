@@ -7,7 +7,7 @@ import type { Database, Store } from '../store/index.js';
 import { redeemBindingToken } from './binding-tokens.js';
 import { notificationBundle } from './notification.js';
 import { mayReceive } from './owner.js';
-import { readEvents, readState, type SubscriptionEvent } from './state.js';
+import { readEventsOfMany, readState, type SubscriptionEvent } from './state.js';
 import { parseSubscription, type SubscriptionSpec } from './subscription-spec.js';
 import { WEBSOCKET_PATH, type NotificationType } from './vocabulary.js';
 
@@ -24,9 +24,13 @@ interface Binding {
   /** The last event number sent on this connection. */
   lastEvent: number;
   lastSentAt: number;
-  /** Sends on one binding are chained, so they go out in event-number order. */
-  queue: Promise<void>;
   heartbeat?: NodeJS.Timeout;
+}
+
+/** A binding with events to catch up on, and where it is. */
+interface Stale {
+  connection: Connection;
+  id: string;
 }
 
 interface Connection {
@@ -87,6 +91,9 @@ export class WebsocketHub {
   private readonly bySubscription = new Map<string, Set<Connection>>();
   private readonly connections = new Set<Connection>();
   private readonly policies = new WeakMap<FastifyRequest, { policy: AccessPolicy; expires: number }>();
+  /** Bindings that may have events to send; one catch-up at a time sends them all (see `catchUp`). */
+  private readonly stale = new Map<Binding, Stale>();
+  private catchingUp = false;
   private keepalive?: NodeJS.Timeout;
   private log?: FastifyBaseLogger;
 
@@ -237,7 +244,7 @@ export class WebsocketHub {
     const state = await readState(this.options.db, id);
     const existing = connection.bindings.get(id);
     if (existing) clearInterval(existing.heartbeat);
-    const binding: Binding = { spec, lastEvent: existing?.lastEvent ?? state?.eventsSinceStart ?? 0, lastSentAt: Date.now(), queue: existing?.queue ?? Promise.resolve() };
+    const binding: Binding = { spec, lastEvent: existing?.lastEvent ?? state?.eventsSinceStart ?? 0, lastSentAt: Date.now() };
     connection.bindings.set(id, binding);
     let set = this.bySubscription.get(id);
     if (!set) this.bySubscription.set(id, (set = new Set()));
@@ -309,33 +316,66 @@ export class WebsocketHub {
   private flush(connection: Connection, id: string): void {
     const binding = connection.bindings.get(id);
     if (!binding) return;
-    binding.queue = binding.queue
-      .then(() => this.sendNewEvents(connection, id, binding))
-      .catch((error: unknown) => this.log?.error({ err: error, subscription: id }, 'websocket delivery failed'));
+    this.stale.set(binding, { connection, id });
+    if (!this.catchingUp) void this.catchUp();
   }
 
-  private async sendNewEvents(connection: Connection, id: string, binding: Binding): Promise<void> {
-    for (;;) {
-      if (connection.bindings.get(id) !== binding || connection.socket.readyState !== 1) return;
-      const { spec } = binding;
-      const withFocus = spec.flavour === 'topic' && spec.channel.content === 'full-resource';
-      const events = await readEvents(this.options.db, id, binding.lastEvent + 1, Number.MAX_SAFE_INTEGER, EVENTS_PER_READ, withFocus);
-      if (events.length === 0) return;
-      if (spec.flavour === 'classic') {
-        for (const event of events) {
-          this.send(connection, `ping ${id}`);
-          binding.lastEvent = event.eventNumber;
-        }
-      } else {
-        for (let i = 0; i < events.length; i += spec.channel.maxCount) {
-          const group = events.slice(i, i + spec.channel.maxCount);
-          const last = group[group.length - 1].eventNumber;
-          this.send(connection, JSON.stringify(this.bundle(spec, 'event-notification', last, group)));
-          binding.lastEvent = last;
+  /**
+   * Sends the new events of every stale binding, reading them in one statement per round, until no
+   * binding is stale. One round at a time: each binding's events go out in event-number order.
+   */
+  private async catchUp(): Promise<void> {
+    this.catchingUp = true;
+    try {
+      while (this.stale.size > 0) {
+        const round = [...this.stale].filter(([binding, { connection, id }]) => this.isCurrent(connection, id, binding));
+        this.stale.clear();
+        try {
+          await this.sendNewEvents(round);
+        } catch (error) {
+          this.log?.error({ err: error, subscriptions: round.map(([, { id }]) => id) }, 'websocket delivery failed');
         }
       }
-      binding.lastSentAt = Date.now();
-      if (events.length < EVENTS_PER_READ) return;
+    } finally {
+      this.catchingUp = false;
     }
+  }
+
+  private isCurrent(connection: Connection, id: string, binding: Binding): boolean {
+    return connection.bindings.get(id) === binding && connection.socket.readyState === 1;
+  }
+
+  private async sendNewEvents(round: [Binding, Stale][]): Promise<void> {
+    const wanted = round.map(([binding, { id }]) => ({
+      subscriptionId: id,
+      after: binding.lastEvent,
+      withFocus: binding.spec.flavour === 'topic' && binding.spec.channel.content === 'full-resource',
+    }));
+    const found = await readEventsOfMany(this.options.db, wanted, EVENTS_PER_READ);
+    round.forEach(([binding, stale], i) => {
+      const events = found[i];
+      // Unbound or closed during the read: nothing of it is sent.
+      if (events.length === 0 || !this.isCurrent(stale.connection, stale.id, binding)) return;
+      this.sendEvents(stale.connection, binding, events);
+      if (events.length === EVENTS_PER_READ) this.stale.set(binding, stale);
+    });
+  }
+
+  private sendEvents(connection: Connection, binding: Binding, events: SubscriptionEvent[]): void {
+    const { spec } = binding;
+    if (spec.flavour === 'classic') {
+      for (const event of events) {
+        this.send(connection, `ping ${spec.id}`);
+        binding.lastEvent = event.eventNumber;
+      }
+    } else {
+      for (let i = 0; i < events.length; i += spec.channel.maxCount) {
+        const group = events.slice(i, i + spec.channel.maxCount);
+        const last = group[group.length - 1].eventNumber;
+        this.send(connection, JSON.stringify(this.bundle(spec, 'event-notification', last, group)));
+        binding.lastEvent = last;
+      }
+    }
+    binding.lastSentAt = Date.now();
   }
 }

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readEventsOfMany } from '../../src/subscriptions/state.js';
 import { fhirRequest, startTestServer, type TestServer } from '../support/test-server.js';
 import { appointment, classicSubscription, eventNumbers, eventually, notificationType, parseJson, sleep, statusValue, topicSubscription, TOPICS, WsClient } from './support.js';
 
@@ -63,6 +64,47 @@ describe('websocket subscriptions', () => {
     expect(pings).toHaveLength(2);
     await sleep(200);
     expect(client.messages.filter((m) => m.startsWith('ping'))).toHaveLength(2);
+  });
+
+  it('sends each of several bound subscriptions its own events, in order, when one write matches them all', async () => {
+    const ids: string[] = [];
+    for (let k = 0; k < 3; k++) ids.push((await create(classicSubscription('Appointment?actor=Practitioner/ws-many', { type: 'websocket' }))).id);
+    const client = await connect(bearer());
+    for (const id of ids) client.send(`bind ${id}`);
+    await client.waitFor((m) => m.startsWith('bound '), 3);
+    for (let k = 0; k < 4; k++) await create(appointment('booked', ['Practitioner/ws-many']));
+    for (const id of ids) expect(await client.waitFor((m) => m === `ping ${id}`, 4)).toHaveLength(4);
+    await sleep(200);
+    expect(client.messages.filter((m) => m.startsWith('ping'))).toHaveLength(12);
+  });
+
+  it('reads for each subscription only its events after the number given, at most the limit, with the version when asked', async () => {
+    const [first, second] = [
+      (await create(classicSubscription('Appointment?actor=Practitioner/ws-read', { type: 'websocket' }))).id,
+      (await create(classicSubscription('Appointment?actor=Practitioner/ws-read&status=booked', { type: 'websocket' }))).id,
+    ];
+    const booked = await create(appointment('booked', ['Practitioner/ws-read']));
+    await create(appointment('proposed', ['Practitioner/ws-read']));
+    await create(appointment('booked', ['Practitioner/ws-read']));
+    await eventually(async () => {
+      const [events] = await readEventsOfMany(server.db, [{ subscriptionId: first, after: 0, withFocus: false }], 10);
+      return events.length === 3 ? events : undefined;
+    });
+
+    const [fromFirst, fromSecond, none] = await readEventsOfMany(
+      server.db,
+      [
+        { subscriptionId: first, after: 1, withFocus: false },
+        { subscriptionId: second, after: 0, withFocus: true },
+        { subscriptionId: 'no-such-subscription', after: 0, withFocus: false },
+      ],
+      2,
+    );
+    expect(fromFirst.map((e) => e.eventNumber)).toEqual([2, 3]);
+    expect(fromFirst.every((e) => e.subscriptionId === first && e.focus === undefined)).toBe(true);
+    expect(fromSecond.map((e) => e.eventNumber)).toEqual([1, 2]);
+    expect(fromSecond[0]).toMatchObject({ resourceId: booked.id, focus: { resourceType: 'Appointment', id: booked.id, status: 'booked' } });
+    expect(none).toEqual([]);
   });
 
   it('refuses a bind without authentication, and an upgrade with a bad token', async () => {
