@@ -5,9 +5,9 @@ import type { BackendIdentity, NotificationListener } from './listener.js';
 import { type StepOutcome } from './loop.js';
 import { notificationBundle } from './notification.js';
 import { postNotification, type RestHookResult } from './rest-hook-client.js';
-import { readEvents, stateColumns, toState, type StateRow, type SubscriptionEvent, type SubscriptionState } from './state.js';
+import { EVENT_COLUMNS, focusJoin, readEvents, stateColumns, toEvent, toState, type EventRow, type StateRow, type SubscriptionEvent, type SubscriptionState } from './state.js';
 import { changeStatus } from './status-writes.js';
-import { MAX_TIMEOUT_SECONDS, parseSubscription, type SubscriptionSpec } from './subscription-spec.js';
+import { eventsPerNotification, MAX_TIMEOUT_SECONDS, notifiesWithFocus, parseSubscription, type SubscriptionSpec } from './subscription-spec.js';
 import type { NotificationType } from './vocabulary.js';
 
 export interface DeliveryOptions {
@@ -43,8 +43,12 @@ const leasedColumns = (alias: string) => `${stateColumns(alias)},
   (${alias}.heartbeat_seconds IS NOT NULL AND ${alias}.last_sent_at + make_interval(secs => ${alias}.heartbeat_seconds) <= now()) AS heartbeat_due,
   ${alias}.lease_pid IS NULL AS released`;
 
-/** A claimed subscription's state, with the version of its Subscription current at the claim (null once deleted). */
-type ClaimedState = LeasedState & { subscriptionVersion: number | null };
+/**
+ * A claimed subscription's state, with the version of its Subscription current at the claim (null
+ * once deleted), and its next events as its first notification carries them, read with the claim
+ * (none when its state row predates migration 21: they are read on their own).
+ */
+type ClaimedState = LeasedState & { subscriptionVersion: number | null; nextEvents: SubscriptionEvent[] };
 
 /** Parsed Subscriptions kept at most (by id, each for the version it was parsed from). */
 const SPEC_CACHE_SIZE = 10_000;
@@ -97,9 +101,15 @@ export class RestHookDelivery {
     clearTimeout(timer);
   }
 
-  /** The conditions on work to do imply subscription_state_work_idx's (migration 16), which holds only rows that may have work. */
+  /**
+   * The conditions on work to do imply subscription_state_work_idx's (migration 16), which holds
+   * only rows that may have work. Each active subscription's next events come in the same
+   * statement, as many as its first notification carries, one row each (a claim without events: one
+   * row without them). They are read in the statement's snapshot: an event the matcher committed
+   * meanwhile may be counted in the state and not be among them; the next round reads it.
+   */
   private async claim(identity: BackendIdentity, limit: number): Promise<ClaimedState[]> {
-    const { rows } = await this.options.db.queryPrepared<LeasedRow & { subscription_version: number | null }>(
+    const { rows } = await this.options.db.queryPrepared<LeasedRow & { subscription_version: number | null } & Partial<EventRow>>(
       `WITH due AS (
          SELECT s.id FROM subscription_state s
           WHERE s.channel = 'rest-hook' AND s.status IN ('requested', 'active')
@@ -112,14 +122,28 @@ export class RestHookDelivery {
           ORDER BY s.next_attempt_at
           LIMIT $2
           FOR UPDATE SKIP LOCKED
+       ), claimed AS (
+         UPDATE subscription_state s SET lease_until = now() + make_interval(secs => $3), lease_pid = $4, lease_backend_start = $5
+           FROM due WHERE s.id = due.id
+         RETURNING ${leasedColumns('s')}, s.events_per_notification, s.with_focus,
+           (SELECT r.version_id FROM resource r WHERE r.resource_type = 'Subscription' AND r.id = s.id AND NOT r.deleted) AS subscription_version
        )
-       UPDATE subscription_state s SET lease_until = now() + make_interval(secs => $3), lease_pid = $4, lease_backend_start = $5
-         FROM due WHERE s.id = due.id
-       RETURNING ${leasedColumns('s')},
-         (SELECT r.version_id FROM resource r WHERE r.resource_type = 'Subscription' AND r.id = s.id AND NOT r.deleted) AS subscription_version`,
+       SELECT c.*, n.* FROM claimed c
+         LEFT JOIN LATERAL (
+           SELECT ${EVENT_COLUMNS} FROM subscription_event e ${focusJoin('c.with_focus')}
+            WHERE c.status = 'active' AND e.subscription_id = c.id AND e.event_number > c.delivered_through
+            ORDER BY e.event_number LIMIT coalesce(c.events_per_notification, 0)
+         ) n ON true
+        ORDER BY c.id, n.event_number`,
       [[...this.inFlight], limit, LEASE_SECONDS, identity.pid, identity.backendStart],
     );
-    return rows.map((row) => ({ ...toLeased(row), subscriptionVersion: row.subscription_version }));
+    const claimed = new Map<string, ClaimedState>();
+    for (const row of rows) {
+      let state = claimed.get(row.id);
+      if (!state) claimed.set(row.id, (state = { ...toLeased(row), subscriptionVersion: row.subscription_version, nextEvents: [] }));
+      if (row.event_number !== null && row.event_number !== undefined) state.nextEvents.push(toEvent(row as EventRow));
+    }
+    return [...claimed.values()];
   }
 
   /** The state again, only while the lease is still ours. */
@@ -148,9 +172,7 @@ export class RestHookDelivery {
         } else if (state.status !== 'active') {
           return;
         } else if (state.deliveredThrough < state.eventsSinceStart) {
-          const limit = spec.flavour === 'classic' ? 1 : spec.channel.maxCount;
-          const withFocus = spec.flavour === 'classic' ? Boolean(spec.channel.payload) : spec.channel.content === 'full-resource';
-          const events = await readEvents(this.options.db, state.id, state.deliveredThrough + 1, state.eventsSinceStart, limit, withFocus);
+          const events = round === 0 && claimed.nextEvents.length > 0 ? claimed.nextEvents : await this.nextEvents(spec, state);
           // Events removed by retention are skipped.
           const through = events.length ? events[events.length - 1].eventNumber : state.eventsSinceStart;
           if (events.length) {
@@ -169,6 +191,11 @@ export class RestHookDelivery {
     } finally {
       if (!state?.released) await this.releaseLease(claimed.id, identity);
     }
+  }
+
+  /** The events the next notification carries. */
+  private nextEvents(spec: SubscriptionSpec, state: LeasedState): Promise<SubscriptionEvent[]> {
+    return readEvents(this.options.db, state.id, state.deliveredThrough + 1, state.eventsSinceStart, eventsPerNotification(spec), notifiesWithFocus(spec));
   }
 
   private async releaseLease(id: string, identity: BackendIdentity): Promise<void> {

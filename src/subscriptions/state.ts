@@ -75,6 +75,9 @@ export interface StateWrite {
   channel: string;
   heartbeatSeconds?: number;
   end?: Date;
+  /** What one rest-hook notification carries (eventsPerNotification, notifiesWithFocus); unknown for a Subscription that cannot be served. */
+  eventsPerNotification?: number;
+  withFocus?: boolean;
   /** The subscription (re)starts: delivery continues from now, failures are forgotten. */
   restart: boolean;
   handshakePending: boolean;
@@ -88,13 +91,14 @@ export interface StateWrite {
 export async function writeState(tx: Queryable, state: StateWrite): Promise<void> {
   if (state.created) await tx.query('DELETE FROM subscription_event WHERE subscription_id = $1', [state.id]);
   await tx.query(
-    `INSERT INTO subscription_state (id, owner, secret, status, channel, heartbeat_seconds, end_at, handshake_pending)
-     VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8)
+    `INSERT INTO subscription_state (id, owner, secret, status, channel, heartbeat_seconds, end_at, handshake_pending, events_per_notification, with_focus)
+     VALUES ($1, $2::jsonb, $3, $4, $5, $6, $7, $8, $12, $13)
      ON CONFLICT (id) DO UPDATE SET
        owner = CASE WHEN $9 THEN EXCLUDED.owner ELSE subscription_state.owner END,
        secret = CASE WHEN $10 THEN EXCLUDED.secret ELSE subscription_state.secret END,
        status = EXCLUDED.status, channel = EXCLUDED.channel, heartbeat_seconds = EXCLUDED.heartbeat_seconds,
        end_at = EXCLUDED.end_at, handshake_pending = EXCLUDED.handshake_pending,
+       events_per_notification = EXCLUDED.events_per_notification, with_focus = EXCLUDED.with_focus,
        events_since_start = CASE WHEN $9 THEN 0 ELSE subscription_state.events_since_start END,
        delivered_through = CASE WHEN $9 THEN 0 WHEN $11 THEN subscription_state.events_since_start ELSE subscription_state.delivered_through END,
        attempts = CASE WHEN $9 OR $11 THEN 0 ELSE subscription_state.attempts END,
@@ -113,6 +117,8 @@ export async function writeState(tx: Queryable, state: StateWrite): Promise<void
       state.created,
       state.secret !== undefined,
       state.restart,
+      state.eventsPerNotification ?? null,
+      state.withFocus ?? null,
     ],
   );
 }
@@ -143,7 +149,7 @@ export interface SubscriptionEvent {
 
 export type NewEvent = Omit<SubscriptionEvent, 'eventNumber' | 'focus'>;
 
-interface EventRow {
+export interface EventRow {
   subscription_id: string;
   event_number: string;
   seq: string;
@@ -155,7 +161,7 @@ interface EventRow {
   focus: string | null;
 }
 
-const toEvent = (row: EventRow): SubscriptionEvent => ({
+export const toEvent = (row: EventRow): SubscriptionEvent => ({
   subscriptionId: row.subscription_id,
   eventNumber: Number(row.event_number),
   seq: Number(row.seq),
@@ -221,10 +227,10 @@ export async function appendEvents(tx: Queryable, events: NewEvent[], channel: s
   );
 }
 
-const EVENT_COLUMNS = 'e.subscription_id, e.event_number, e.seq, e.resource_type, e.resource_id, e.version_id, e.interaction, e.occurred, h.content::text AS focus';
+export const EVENT_COLUMNS = 'e.subscription_id, e.event_number, e.seq, e.resource_type, e.resource_id, e.version_id, e.interaction, e.occurred, h.content::text AS focus';
 
 /** The version an event is about, joined when `condition` holds (a deletion has none). */
-const focusJoin = (condition: string) => `LEFT JOIN resource_history h ON ${condition} AND e.interaction <> 'delete' AND h.seq = e.seq`;
+export const focusJoin = (condition: string) => `LEFT JOIN resource_history h ON ${condition} AND e.interaction <> 'delete' AND h.seq = e.seq`;
 
 /**
  * Events of one subscription with numbers in [from, to], in order, at most `limit`; `withFocus`:

@@ -146,6 +146,16 @@ export function parseSubscription(subscription: Subscription): SubscriptionSpec 
   };
 }
 
+/** Events one rest-hook notification carries at most: one for a classic subscription (its payload is one resource), `max-count` for a topic's. */
+export function eventsPerNotification(spec: SubscriptionSpec): number {
+  return spec.flavour === 'classic' ? 1 : spec.channel.maxCount;
+}
+
+/** Whether a rest-hook notification carries the versions its events are about: a classic payload, or a topic's `full-resource` content. */
+export function notifiesWithFocus(spec: SubscriptionSpec): boolean {
+  return spec.flavour === 'classic' ? Boolean(spec.channel.payload) : spec.channel.content === 'full-resource';
+}
+
 /** The secret given in the channel's extension: a string sets it, an empty one removes it, none keeps it. */
 export function takeSecret(subscription: Subscription): { subscription: Subscription; secret?: string } {
   const extensions = subscription.channel?.extension ?? [];

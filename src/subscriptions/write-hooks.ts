@@ -5,7 +5,7 @@ import { storePolicy } from '../smart-auth/index.js';
 import type { Change, Queryable, WriteHook } from '../store/index.js';
 import { checkEndpointAddress } from './endpoint-address.js';
 import { markDeleted, writeState } from './state.js';
-import { parseSubscription, takeSecret, type SubscriptionSpec } from './subscription-spec.js';
+import { eventsPerNotification, notifiesWithFocus, parseSubscription, takeSecret, type SubscriptionSpec } from './subscription-spec.js';
 import { isTopicResource, parseTopic, type Topic } from './topic.js';
 import { findTopic } from './topic-lookup.js';
 import { CHANNELS, EXT } from './vocabulary.js';
@@ -116,6 +116,8 @@ export function subscriptionWriteHooks(options: SubscriptionHookOptions): WriteH
           channel: spec?.channel.type ?? subscription.channel?.type ?? 'unknown',
           heartbeatSeconds: spec?.channel.heartbeatSeconds,
           end: spec?.end,
+          eventsPerNotification: spec && eventsPerNotification(spec),
+          withFocus: spec && notifiesWithFocus(spec),
           restart: ACTIVE.includes(status) && !(previousStatus && ACTIVE.includes(previousStatus)),
           handshakePending: status === 'requested' && spec?.flavour === 'topic' && spec.channel.type === 'rest-hook',
         });

@@ -239,7 +239,9 @@ describe('topic-based rest-hook subscriptions', () => {
     const previous = receiver.respond;
     receiver.respond = (request) => (request.headers['x-sub'] === 'batched' && notificationType(request.json) === 'event-notification' && !accept ? 503 : previous(request));
     try {
-      await subscribe('batched', TOPICS.appointmentBooked, { maxCount: 5, filters: ['Appointment?actor=Practitioner/batched'] });
+      const subscription = await subscribe('batched', TOPICS.appointmentBooked, { maxCount: 5, filters: ['Appointment?actor=Practitioner/batched'] });
+      const shape = await server.db.query('SELECT events_per_notification, with_focus FROM subscription_state WHERE id = $1', [subscription.id]);
+      expect(shape.rows).toEqual([{ events_per_notification: 5, with_focus: false }]);
       for (let i = 0; i < 3; i++) await create(appointment('booked', ['Practitioner/batched']));
       await eventually(async () => {
         const { rows } = await server.db.query(`SELECT count(*) AS n FROM subscription_event e JOIN resource r ON r.resource_type = 'Subscription' AND r.id = e.subscription_id

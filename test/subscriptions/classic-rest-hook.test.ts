@@ -76,6 +76,23 @@ describe('classic rest-hook subscriptions', () => {
     expect(received.headers['content-length']).toBe('0');
   });
 
+  it('keeps in its state what one notification carries: one event, with the version when there is a payload', async () => {
+    const shape = async (id: string) =>
+      (await server.db.query('SELECT events_per_notification, with_focus FROM subscription_state WHERE id = $1', [id])).rows[0];
+    const withPayload = await subscribe('shape', 'Appointment?actor=Practitioner/shape');
+    const without = await subscribe('shape-empty', 'Appointment?actor=Practitioner/shape', { payload: undefined });
+    expect(await shape(withPayload.id)).toEqual({ events_per_notification: 1, with_focus: true });
+    expect(await shape(without.id)).toEqual({ events_per_notification: 1, with_focus: false });
+  });
+
+  it('delivers for a state row written before it kept what a notification carries (read apart from the claim)', async () => {
+    const subscription = await subscribe('old-row', 'Appointment?actor=Practitioner/old-row');
+    await server.db.query('UPDATE subscription_state SET events_per_notification = NULL, with_focus = NULL WHERE id = $1', [subscription.id]);
+    const booked = await create(appointment('booked', ['Practitioner/old-row']));
+    const [received] = await receiver.waitFor(tagged('old-row'));
+    expect(received.json).toMatchObject({ resourceType: 'Appointment', id: booked.id });
+  });
+
   it('refuses criteria the search does not understand, and channels it cannot serve (400, nothing stored)', async () => {
     const cases = [
       classicSubscription('Appointment?no-such-parameter=1', { type: 'rest-hook', endpoint: receiver.url }),
