@@ -133,6 +133,16 @@ describe('AuditEvents', () => {
     expect((await server.db.query('SELECT count(*)::int AS n FROM audit_outbox')).rows[0].n).toBe(0);
   });
 
+  it('keeps the outbox pages a vacuum empties: truncating them would lock out every write meanwhile', async () => {
+    await server.db.query(`INSERT INTO audit_outbox (event) SELECT $1::jsonb FROM generate_series(1, 500)`, [
+      JSON.stringify(interactionEvent({ interaction: 'read', requester: { clientId: 'sweeper-test' }, status: 200, references: ['Patient/kept'] })),
+    ]);
+    await server.auth.audit?.sweep();
+    expect((await server.db.query('SELECT count(*)::int AS n FROM audit_outbox')).rows[0].n).toBe(0);
+    const { rows } = await server.db.query<{ pages: number }>(`SELECT pg_relation_size('audit_outbox')::int / current_setting('block_size')::int AS pages`);
+    expect(rows[0].pages).toBeGreaterThan(0);
+  });
+
   it('audits reads and searches (after the response), and admins can search the records', async () => {
     const patient = await fhirRequest(server.app, 'POST', '/fhir/Patient', { resourceType: 'Patient' });
     await fhirRequest(server.app, 'GET', `/fhir/Patient/${patient.body.id}`, undefined, { authorization: `Bearer ${practitionerToken}` });
