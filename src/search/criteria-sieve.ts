@@ -13,6 +13,7 @@ export class CriteriaSieve<T> {
   private readonly filed = new Map<string, T[]>();
   private readonly always: T[] = [];
   private readonly builtAt: number;
+  private count = 0;
 
   /** `pairsOf`: the criteria's `requiredPairs` on the sieve's type. */
   constructor(
@@ -27,7 +28,13 @@ export class CriteriaSieve<T> {
     return this.registry.version !== this.builtAt;
   }
 
+  /** Items filed, each counted once. */
+  get size(): number {
+    return this.count;
+  }
+
   add(item: T, params: URLSearchParams): void {
+    this.count++;
     const pairs = this.pairsOf(params);
     if (!pairs) {
       this.always.push(item);
@@ -38,6 +45,22 @@ export class CriteriaSieve<T> {
       if (items) items.push(item);
       else this.filed.set(pair, [item]);
     }
+  }
+
+  /** Takes out an item filed with these criteria (the same object it was added with: its pairs are found again from it). */
+  remove(item: T, params: URLSearchParams): void {
+    const pairs = this.pairsOf(params);
+    const lists = pairs ? pairs.map((pair) => this.filed.get(pair) ?? []) : [this.always];
+    let found = false;
+    for (const items of lists) {
+      const at = items.indexOf(item);
+      if (at >= 0) {
+        items.splice(at, 1);
+        found = true;
+      }
+    }
+    if (found) this.count--;
+    for (const pair of pairs ?? []) if (this.filed.get(pair)?.length === 0) this.filed.delete(pair);
   }
 
   /** The items whose criteria the version with these index rows may match, each once, in no particular order. */

@@ -114,19 +114,26 @@ export class Matcher {
     this.byType = undefined;
   }
 
-  /** Subscriptions and topics change in feed order. */
+  /**
+   * Subscriptions and topics change in feed order. A subscription's change refiles it alone (a
+   * clinic creating subscriptions by the thousand refiled them all for each one); a topic's change
+   * may concern any subscription of it, and the index is built again.
+   */
   private async apply(db: Queryable, row: FeedRow): Promise<void> {
     if (row.resourceType === 'Subscription') {
       const cached = this.subscriptions.get(row.id);
       if (cached && row.seq <= cached.sinceSeq) return;
+      if (cached) this.unfile(cached);
       this.subscriptions.delete(row.id);
       const content = row.resource as Subscription | undefined;
       if (content?.status === 'active') {
         const { rows } = await db.query<{ owner: StoredPolicy | null }>('SELECT owner FROM subscription_state WHERE id = $1', [row.id]);
         const entry = activeEntry(content, rows[0]?.owner ?? null, row.seq);
-        if (entry) this.subscriptions.set(row.id, entry);
+        if (entry) {
+          this.subscriptions.set(row.id, entry);
+          this.file(entry);
+        }
       }
-      this.byType = undefined;
     } else if (row.resourceType === 'Basic') {
       const previousUrl = this.topicUrls.get(row.id);
       if (!previousUrl && !isTopicResource(row.resource as Resource | undefined)) return;
@@ -153,20 +160,39 @@ export class Matcher {
   /** Per resource type, the subscriptions concerning it, sifted by the exact values their criteria or filters require. */
   private typeIndex(): Map<string, CriteriaSieve<ActiveSubscription>> {
     if (this.byType && !anyStale(this.byType.values())) return this.byType;
-    const index = new Map<string, CriteriaSieve<ActiveSubscription>>();
-    const add = (type: string, sub: ActiveSubscription, params: URLSearchParams) => {
-      let sieve = index.get(type);
-      if (!sieve) index.set(type, (sieve = this.search.criteriaSieve(type)));
+    this.byType = new Map();
+    for (const sub of this.subscriptions.values()) this.file(sub);
+    return this.byType;
+  }
+
+  /** The types a subscription concerns, each with the search it is filed by. */
+  private concerns(sub: ActiveSubscription): [string, URLSearchParams][] {
+    const { spec } = sub;
+    const found: [string, URLSearchParams][] = [];
+    if (spec.criteria) found.push([spec.criteria.type, spec.criteria.params]);
+    const topic = spec.topicUrl ? this.topics.get(spec.topicUrl) : undefined;
+    for (const type of new Set(topic?.triggers.map((t) => t.resourceType) ?? [])) found.push([type, filterParams(sub, type)]);
+    return found;
+  }
+
+  /** Files a subscription in the index, when there is one (else the next build files it). */
+  private file(sub: ActiveSubscription): void {
+    if (!this.byType) return;
+    for (const [type, params] of this.concerns(sub)) {
+      let sieve = this.byType.get(type);
+      if (!sieve) this.byType.set(type, (sieve = this.search.criteriaSieve(type)));
       sieve.add(sub, params);
-    };
-    for (const sub of this.subscriptions.values()) {
-      const { spec } = sub;
-      if (spec.criteria) add(spec.criteria.type, sub, spec.criteria.params);
-      const topic = spec.topicUrl ? this.topics.get(spec.topicUrl) : undefined;
-      for (const type of new Set(topic?.triggers.map((t) => t.resourceType) ?? [])) add(type, sub, filterParams(sub, type));
     }
-    this.byType = index;
-    return index;
+  }
+
+  /** Takes a subscription out of the index; a type no subscription concerns any more leaves it (its content is then not read). */
+  private unfile(sub: ActiveSubscription): void {
+    if (!this.byType) return;
+    for (const [type, params] of this.concerns(sub)) {
+      const sieve = this.byType.get(type);
+      sieve?.remove(sub, params);
+      if (sieve?.size === 0) this.byType.delete(type);
+    }
   }
 
   /** The events one feed row makes: one per subscription it matches. */

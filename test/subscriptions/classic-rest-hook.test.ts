@@ -127,6 +127,22 @@ describe('classic rest-hook subscriptions', () => {
     expect(received.body).toBe('');
   });
 
+  it('follows new criteria after an update, and notifies nothing after a delete', async () => {
+    const subscription = await subscribe('refiled', 'Appointment?actor=Practitioner/refiled-a');
+    const moved = await fhirRequest(server.app, 'PUT', `fhir/Subscription/${subscription.id}`, { ...subscription, criteria: 'Appointment?actor=Practitioner/refiled-b' });
+    expect(moved.status, moved.text).toBe(200);
+    await create(appointment('booked', ['Practitioner/refiled-a']));
+    const toB = await create(appointment('booked', ['Practitioner/refiled-b']));
+    const [received] = await receiver.waitFor(tagged('refiled'));
+    expect(received.json.id).toBe(toB.id);
+
+    expect((await fhirRequest(server.app, 'DELETE', `fhir/Subscription/${subscription.id}`)).status).toBe(200);
+    await create(appointment('booked', ['Practitioner/refiled-b']));
+    await sleep(500);
+    expect(receiver.received.filter(tagged('refiled'))).toHaveLength(1);
+    expect(await eventCount(subscription.id)).toBe(1);
+  });
+
   it('respects status off, and resumes when switched back on', async () => {
     const subscription = await subscribe('off', 'Appointment?actor=Practitioner/off');
     const off = await fhirRequest(server.app, 'PUT', `fhir/Subscription/${subscription.id}`, { ...subscription, status: 'off' });

@@ -212,7 +212,8 @@ describe('the criteria sieve of the subscription matcher', () => {
       everything: '',
       chained: 'actor.name=x',
     };
-    for (const [name, query] of Object.entries(criteria)) sieve.add(name, new URLSearchParams(query));
+    const params = new Map(Object.entries(criteria).map(([name, query]) => [name, new URLSearchParams(query)]));
+    for (const [name, query] of params) sieve.add(name, query);
     const booking = {
       resourceType: 'Appointment' as const,
       id: 'a1',
@@ -222,6 +223,13 @@ describe('the criteria sieve of the subscription matcher', () => {
     const candidates = [...sieve.candidates(engine.versionIndex(booking).index)].sort();
     expect(candidates).toEqual(['chained', 'dated', 'either', 'everything', 'mine', 'minePlain']);
     expect(sieve.stale).toBe(false);
+    expect(sieve.size).toBe(8);
+
+    for (const name of ['mine', 'everything', 'either']) sieve.remove(name, params.get(name) as URLSearchParams);
+    expect([...sieve.candidates(engine.versionIndex(booking).index)].sort()).toEqual(['chained', 'dated', 'minePlain']);
+    expect(sieve.size).toBe(5);
+    sieve.remove('mine', params.get('mine') as URLSearchParams);
+    expect(sieve.size).toBe(5);
   });
 });
 
