@@ -22,10 +22,17 @@ export interface RestHookResult {
   error?: string;
 }
 
-/** Connections to endpoints are reused (keep-alive); each request still has its own time limit. */
+/** Subscriptions one process delivers to at the same time; a slow endpoint holds one of these, never a database connection. */
+export const MAX_IN_FLIGHT = 64;
+
+/**
+ * Connections to endpoints are reused (keep-alive); each request still has its own time limit. As
+ * many per host as deliveries may be in flight: a subscription sends one notification at a time,
+ * and subscriptions sharing an endpoint would otherwise queue for a socket behind each other.
+ */
 const agents = {
-  http: new http.Agent({ keepAlive: true, maxSockets: 16 }),
-  https: new https.Agent({ keepAlive: true, maxSockets: 16 }),
+  http: new http.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT }),
+  https: new https.Agent({ keepAlive: true, maxSockets: MAX_IN_FLIGHT }),
 };
 
 const RESPONSE_LIMIT = 64 * 1024;

@@ -4,7 +4,7 @@ import type { Database, Store } from '../store/index.js';
 import type { BackendIdentity, NotificationListener } from './listener.js';
 import { type StepOutcome } from './loop.js';
 import { notificationBundle } from './notification.js';
-import { postNotification, type RestHookResult } from './rest-hook-client.js';
+import { MAX_IN_FLIGHT, postNotification, type RestHookResult } from './rest-hook-client.js';
 import { EVENT_COLUMNS, focusJoin, readEvents, stateColumns, toEvent, toState, type EventRow, type StateRow, type SubscriptionEvent, type SubscriptionState } from './state.js';
 import { changeStatus } from './status-writes.js';
 import { eventsPerNotification, MAX_TIMEOUT_SECONDS, notifiesWithFocus, parseSubscription, type SubscriptionSpec } from './subscription-spec.js';
@@ -23,8 +23,6 @@ export interface DeliveryOptions {
   kick(delayMs?: number): void;
 }
 
-/** Subscriptions one process delivers to at the same time; a slow endpoint holds one of these, never a database connection. */
-export const MAX_IN_FLIGHT = 64;
 /** A lease outlives the longest request; a crashed holder's lease is freed as soon as its database session ends. */
 const LEASE_SECONDS = MAX_TIMEOUT_SECONDS + 30;
 /** Notifications sent per claim before the subscription is released for others' turn. */

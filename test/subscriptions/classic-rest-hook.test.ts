@@ -312,6 +312,31 @@ describe('classic rest-hook subscriptions', () => {
       hanging.close();
     }
   });
+  it('sends to subscriptions sharing an endpoint at the same time, none queued behind the others for a connection', async () => {
+    const SHARING = 20;
+    // Answers nothing until a request of every subscription is open at once.
+    const waiting: http.ServerResponse[] = [];
+    const shared = http.createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        waiting.push(response);
+        if (waiting.length >= SHARING) for (const held of waiting.splice(0)) held.end();
+      });
+    });
+    await new Promise<void>((resolve) => shared.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(shared.address() as AddressInfo).port}/hook`;
+      const ids: string[] = [];
+      for (let k = 0; k < SHARING; k++) ids.push((await subscribe(`shared-${k}`, 'Appointment?actor=Practitioner/shared', { endpoint: url })).id);
+      await create(appointment('booked', ['Practitioner/shared']));
+      const delivered = async () =>
+        Number((await server.db.query(`SELECT count(*) AS n FROM subscription_state WHERE id = ANY($1) AND delivered_through = 1`, [ids])).rows[0].n);
+      expect(await eventually(async () => ((await delivered()) === SHARING ? SHARING : undefined), 10_000)).toBe(SHARING);
+    } finally {
+      shared.closeAllConnections();
+      shared.close();
+    }
+  });
 });
 
 describe('rest-hook endpoints without ALLOW_PRIVATE_CALLBACKS', () => {
