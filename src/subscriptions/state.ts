@@ -129,8 +129,14 @@ export async function anySubscriptionActive(db: Queryable): Promise<boolean> {
   return rows[0].any;
 }
 
-export async function markDeleted(tx: Queryable, id: string): Promise<void> {
-  await tx.query(`UPDATE subscription_state SET status = 'deleted', handshake_pending = false WHERE id = $1`, [id]);
+/**
+ * A deleted Subscription's state and events go with it, in the delete's transaction: nothing
+ * delivers or replays them any more (`$status` and `$events` answer for the Subscription, which is
+ * gone), and a delivery in flight then records its progress nowhere.
+ */
+export async function forgetSubscription(tx: Queryable, id: string): Promise<void> {
+  await tx.query('DELETE FROM subscription_event WHERE subscription_id = $1', [id]);
+  await tx.query('DELETE FROM subscription_state WHERE id = $1', [id]);
 }
 
 /** One event of one subscription: a version of a resource that triggered it. */

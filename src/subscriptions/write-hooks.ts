@@ -4,7 +4,7 @@ import type { SearchEngine } from '../search/index.js';
 import { storePolicy } from '../smart-auth/index.js';
 import type { Change, Queryable, WriteHook } from '../store/index.js';
 import { checkEndpointAddress } from './endpoint-address.js';
-import { markDeleted, writeState } from './state.js';
+import { forgetSubscription, writeState } from './state.js';
 import { eventsPerNotification, notifiesWithFocus, parseSubscription, takeSecret, type SubscriptionSpec } from './subscription-spec.js';
 import { isTopicResource, parseTopic, type Topic } from './topic.js';
 import { findTopic } from './topic-lookup.js';
@@ -96,7 +96,7 @@ export function subscriptionWriteHooks(options: SubscriptionHookOptions): WriteH
     afterWrite: async (tx, change) => {
       if (change.resourceType !== 'Subscription') return;
       if (!change.resource) {
-        await markDeleted(tx, change.id);
+        await forgetSubscription(tx, change.id);
       } else {
         const subscription = change.resource as Subscription;
         let spec: SubscriptionSpec | undefined;
