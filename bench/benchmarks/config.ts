@@ -19,6 +19,8 @@ export interface BenchConfig {
   /** A bearer token for every request (BENCH_TOKEN); else one is obtained per server start (lib/token.ts). */
   token?: string;
   build: boolean;
+  /** Only the rows whose label contains this text, case aside (BENCH_ONLY): to measure one search again. */
+  only?: string;
 }
 
 function number(name: string, fallback: number): number {
@@ -51,5 +53,6 @@ export function configFromEnv(): BenchConfig {
     ingestConnections: list('BENCH_INGEST_CONNECTIONS', connections),
     token: process.env.BENCH_TOKEN || undefined,
     build: process.env.BENCH_NO_BUILD !== '1',
+    only: process.env.BENCH_ONLY?.toLowerCase() || undefined,
   };
 }

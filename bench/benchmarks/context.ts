@@ -137,6 +137,7 @@ export class BenchContext {
     const server = this.server;
     if (!server) throw new Error('The server is not running');
     const rows: Row[] = [];
+    if (this.config.only && !spec.label.toLowerCase().includes(this.config.only)) return rows;
     for (const connections of spec.connections ?? this.config.connections) {
       const random = new Random(this.config.seed, 'load', spec.label, connections);
       const options = {

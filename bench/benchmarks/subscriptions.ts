@@ -119,6 +119,7 @@ async function requireNoActiveSubscriptions(context: BenchContext): Promise<void
 /** Creates at 10 connections, closed loop, as long as the other benchmarks' rows. */
 async function measureThroughput(context: BenchContext, workload: Workload, label: string): Promise<Row> {
   const [row] = await context.measure({ label, expect: [201], connections: [THROUGHPUT_CONNECTIONS], next: () => workload.nextRequest() });
+  if (!row) throw new Error(`BENCH_ONLY left out "${label}", which this benchmark's ratio needs`);
   return row;
 }
 
