@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { feedStartSql, readFeed, toFeedStart, writeCursor, type FeedRow, type FeedStartRow } from '../../src/subscriptions/feed.js';
 import { Database, type Queryable } from '../../src/store/index.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
@@ -89,6 +89,22 @@ describe('the change feed reader', () => {
     expect(seen[0].resource).toMatchObject({ resourceType: 'Patient', id: 'slow-writer' });
     // Read once: nothing more afterwards.
     expect(await drain()).toEqual([]);
+  });
+
+  it('is not held back by a transaction of another database, which cannot write this history', async () => {
+    await drain();
+    const elsewhere = new pg.Client({ connectionString: inject('adminDatabaseUrl') });
+    await elsewhere.connect();
+    try {
+      await elsewhere.query('BEGIN');
+      await elsewhere.query('SELECT pg_current_xact_id()'); // holds a transaction id older than the write below
+      const seq = await insertHistory(db, 'beside-another-database');
+      const rows = await drain();
+      expect(rows.map((r) => [r.seq, r.id])).toEqual([[seq, 'beside-another-database']]);
+    } finally {
+      await elsewhere.query('ROLLBACK').catch(() => undefined);
+      await elsewhere.end();
+    }
   });
 
   it('never shows a rolled-back change', async () => {
