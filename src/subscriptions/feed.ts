@@ -134,8 +134,9 @@ async function window(tx: Queryable, low: string, high: string, afterSeq: number
  * or by sessions of other databases, which never write this database's history. Autovacuum's
  * ANALYZE of an index table holds its transaction id while it builds the extended statistics (1.3 s
  * for search_token in bench:subscriptions), and every notification waited for it. A transaction id
- * is left out only when it is seen to be theirs: one whose holder is not visible (a role without
- * pg_read_all_stats sees other roles' sessions without it) stays in, as it always was.
+ * is left out only when it is seen to be theirs: any role sees the database and transaction id of
+ * every session, but a session's type only with pg_read_all_stats (or as a superuser); without it,
+ * autovacuum's transactions stay in, as they always were.
  */
 const HORIZON_SQL = `COALESCE(
     (SELECT min(x) FROM pg_snapshot_xip(pg_current_snapshot()) x
