@@ -8,7 +8,7 @@ import { redeemBindingToken } from './binding-tokens.js';
 import { notificationBundle } from './notification.js';
 import { mayReceive } from './owner.js';
 import { readEventsOfMany, readState, type SubscriptionEvent } from './state.js';
-import { parseSubscription, type SubscriptionSpec } from './subscription-spec.js';
+import { eventsPerNotification, notifiesWithFocus, parseSubscription, type SubscriptionSpec } from './subscription-spec.js';
 import { WEBSOCKET_PATH, type NotificationType } from './vocabulary.js';
 
 export interface WebsocketHubOptions {
@@ -349,7 +349,8 @@ export class WebsocketHub {
     const wanted = round.map(([binding, { id }]) => ({
       subscriptionId: id,
       after: binding.lastEvent,
-      withFocus: binding.spec.flavour === 'topic' && binding.spec.channel.content === 'full-resource',
+      // A classic subscription's websocket notification is a ping: no versions.
+      withFocus: binding.spec.flavour === 'topic' && notifiesWithFocus(binding.spec),
     }));
     const found = await readEventsOfMany(this.options.db, wanted, EVENTS_PER_READ);
     round.forEach(([binding, stale], i) => {
@@ -369,8 +370,9 @@ export class WebsocketHub {
         binding.lastEvent = event.eventNumber;
       }
     } else {
-      for (let i = 0; i < events.length; i += spec.channel.maxCount) {
-        const group = events.slice(i, i + spec.channel.maxCount);
+      const perNotification = eventsPerNotification(spec);
+      for (let i = 0; i < events.length; i += perNotification) {
+        const group = events.slice(i, i + perNotification);
         const last = group[group.length - 1].eventNumber;
         this.send(connection, JSON.stringify(this.bundle(spec, 'event-notification', last, group)));
         binding.lastEvent = last;
