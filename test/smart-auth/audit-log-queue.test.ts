@@ -57,14 +57,15 @@ describe('AuditLog under a steady stream', () => {
   it('writes the few events that arrived during a write together with later ones, not at once', async () => {
     const { store, transactions } = recordingStore();
     const audit = new AuditLog(store, { error: () => undefined });
-    for (let n = 0; n < 200; n++) audit.record(event(n));
-    for (let n = 200; n < 250; n++) audit.record(event(n));
+    // A full batch (2,000) starts a write at once; 50 more arrive while it is written.
+    for (let n = 0; n < 2000; n++) audit.record(event(n));
+    for (let n = 2000; n < 2050; n++) audit.record(event(n));
     await vi.waitFor(() => expect(transactions).toHaveLength(1));
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(transactions).toHaveLength(1);
-    for (let n = 250; n < 260; n++) audit.record(event(n));
+    for (let n = 2050; n < 2060; n++) audit.record(event(n));
     await vi.waitFor(() => expect(transactions).toHaveLength(2), { timeout: 2000 });
-    expect(transactions.map((t) => t.length)).toEqual([200, 60]);
+    expect(transactions.map((t) => t.length)).toEqual([2000, 60]);
   });
 });
 

@@ -3,11 +3,15 @@ import type { FastifyBaseLogger } from 'fastify';
 import { newResourceId, type BatchedTransaction, type Change, type Store, type WriteHook } from '../../store/index.js';
 import { INTERACTION_SYSTEM, interactionEvent, queryEntity, referenceEntity, requesterKey, type Interaction } from './audit-event.js';
 
-/** Queued events start a write at once when this many are waiting; fewer wait up to FLUSH_MS for company. */
-const BATCH_SIZE = 200;
-const FLUSH_MS = 200;
-/** One transaction writes at most this many: a backlog is written in large batches, which cost less per event. */
+/**
+ * One transaction writes at most this many queued events, and a write starts at once when this
+ * many are waiting; fewer wait up to FLUSH_MS for company. Each write is a transaction and each
+ * merged record a resource with its index rows, so under a stream of reads larger batches cost
+ * less per read: at 6,000 reads/s, batches of 200 were 30 transactions a second, and PostgreSQL
+ * spent 0.084 ms per read against 0.078 ms with batches of 2,000.
+ */
 const MAX_BATCH = 2000;
+const FLUSH_MS = 200;
 /** How often each process looks for change records left in the outbox (by a process that died before writing them). */
 const OUTBOX_SWEEP_MS = 10_000;
 /** Entities one record names at most (see ChangeRecords and mergeAlike): a record stays a few kilobytes. */
@@ -164,7 +168,7 @@ export class AuditLog {
   private enqueue(item: Queued): void {
     this.queue.push(item);
     if (this.draining) return;
-    if (this.queue.length >= BATCH_SIZE) void this.startDrain();
+    if (this.queue.length >= MAX_BATCH) void this.startDrain();
     else this.timer ??= setTimeout(() => void this.startDrain(), FLUSH_MS);
   }
 
@@ -207,7 +211,7 @@ export class AuditLog {
           return 0;
         });
       outboxFull = taken === MAX_BATCH;
-    } while (this.queue.length >= BATCH_SIZE || outboxFull);
+    } while (this.queue.length >= MAX_BATCH || outboxFull);
   }
 }
 
