@@ -1,4 +1,4 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { Queryable } from './database.js';
 import { queryPreparedOn } from './prepared-statements.js';
 
@@ -39,6 +39,15 @@ class SharedDocuments {
   }
 }
 
+/**
+ * `value` as an SQL string literal, for a statement sent with `beginWith`; undefined for a value
+ * that PostgreSQL text cannot hold (a NUL would end the message's query string early), which
+ * must then be sent as a parameter.
+ */
+export function sqlLiteral(value: string): string | undefined {
+  return value.includes('\0') ? undefined : pg.escapeLiteral(value);
+}
+
 /** Pending rows past this many bind values are written at once (PostgreSQL takes at most 65535 per statement). */
 const MAX_PENDING_VALUES = 20_000;
 
@@ -67,16 +76,23 @@ export class BatchedTransaction implements Queryable {
     await this.client.query('BEGIN');
   }
 
+  /** Nothing has been sent or queued yet: `beginWith` may start the transaction. */
+  get fresh(): boolean {
+    return !this.begun && this.pending.size === 0 && this.deletes.length === 0;
+  }
+
   /**
-   * Begins the transaction with its first statement, both in one message (one round trip instead
-   * of two): for a statement without parameters (the simple protocol takes several statements,
-   * but no parameters). Only as the first statement.
+   * Begins the transaction with its first statements, all in one message (one round trip instead
+   * of one each): for statements without parameters (the simple protocol takes several statements,
+   * but no parameters; see `sqlLiteral`). Each statement still takes its own snapshot, so one that
+   * follows a lock sees what was committed before the lock was granted. Only while `fresh`; the
+   * result is the last statement's.
    */
   async beginWith<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string): Promise<pg.QueryResult<R>> {
-    if (this.begun || this.pending.size > 0 || this.deletes.length > 0) throw new Error('beginWith must be the first statement of a transaction');
+    if (!this.fresh) throw new Error('beginWith must be the first statement of a transaction');
     this.begun = true;
     const results = (await this.client.query(`BEGIN; ${text}`)) as unknown as pg.QueryResult<R>[];
-    return results[1];
+    return results[results.length - 1];
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { errors } from '../errors.js';
-import type { BatchedTransaction } from './batched-transaction.js';
+import { BatchedTransaction, sqlLiteral } from './batched-transaction.js';
 import type { Queryable } from './database.js';
 import type { WriteHook } from './write-hooks.js';
 import type { Change, HistoryMethod, WriteCommand, WriteResult } from './types.js';
@@ -18,12 +18,25 @@ const HISTORY_METHOD: Record<WriteCommand['operation'], HistoryMethod> = {
   delete: 'DELETE',
 };
 
+const LOCK_SQL = (key: string) => `SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`;
+
+/** The transaction and the literals of `values`, when it can still begin with statements that hold them (one round trip for all). */
+function beginningWith(tx: Queryable, values: string[]): { fresh: BatchedTransaction; literals: string[] } | undefined {
+  if (!(tx instanceof BatchedTransaction) || !tx.fresh) return undefined;
+  const literals = values.map(sqlLiteral);
+  return literals.every((literal) => literal !== undefined) ? { fresh: tx, literals: literals as string[] } : undefined;
+}
+
 /**
  * Serialises all writers of one resource, across processes: a transaction-scoped advisory lock on
  * the resource's identity. Unlike a row lock it also covers a resource that does not exist yet.
+ * As a transaction's first statement it goes with its BEGIN.
  */
 export async function lockResource(tx: Queryable, resourceType: string, id: string): Promise<void> {
-  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${resourceType}/${id}`]);
+  const key = `${resourceType}/${id}`;
+  const beginning = beginningWith(tx, [key]);
+  if (beginning) await beginning.fresh.beginWith(LOCK_SQL(beginning.literals[0]));
+  else await tx.query(LOCK_SQL('$1'), [key]);
 }
 
 /** The same lock without waiting: false when another transaction holds it (a sweeper then skips the resource). */
@@ -32,11 +45,23 @@ export async function tryLockResource(tx: Queryable, resourceType: string, id: s
   return rows[0].locked;
 }
 
-async function readCurrentForWrite(tx: Queryable, resourceType: string, id: string): Promise<CurrentRow | undefined> {
-  const { rows } = await tx.query<CurrentRow>(
-    'SELECT version_id, deleted, content FROM resource WHERE resource_type = $1 AND id = $2',
-    [resourceType, id],
-  );
+const READ_CURRENT_SQL = (type: string, id: string) => `SELECT version_id, deleted, content FROM resource WHERE resource_type = ${type} AND id = ${id}`;
+
+/**
+ * The resource's lock, then its current row: as a transaction's first statements, one message
+ * with its BEGIN (one round trip where there were three: an update's lock, read, write and commit
+ * were five). The read is its own statement, with a snapshot taken once the lock is granted, so it
+ * sees the version a writer that held the lock committed.
+ */
+async function lockAndReadCurrentNow(tx: Queryable, resourceType: string, id: string): Promise<CurrentRow | undefined> {
+  const beginning = beginningWith(tx, [`${resourceType}/${id}`, resourceType, id]);
+  if (beginning) {
+    const [key, type, ident] = beginning.literals;
+    const { rows } = await beginning.fresh.beginWith<CurrentRow>(`${LOCK_SQL(key)}; ${READ_CURRENT_SQL(type, ident)}`);
+    return rows[0];
+  }
+  await lockResource(tx, resourceType, id);
+  const { rows } = await tx.query<CurrentRow>(READ_CURRENT_SQL('$1', '$2'), [resourceType, id]);
   return rows[0];
 }
 
@@ -75,8 +100,7 @@ async function lockAndReadCurrent(tx: Queryable, resourceType: string, id: strin
     known?.delete(key);
     return ahead ?? undefined;
   }
-  await lockResource(tx, resourceType, id);
-  return readCurrentForWrite(tx, resourceType, id);
+  return lockAndReadCurrentNow(tx, resourceType, id);
 }
 
 function checkIfMatch(command: WriteCommand, current: CurrentRow | undefined): void {

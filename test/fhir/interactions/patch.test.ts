@@ -214,6 +214,19 @@ describe('patch', () => {
       expect(response.body.meta.versionId).toBe('2');
     });
 
+    it('applies concurrent patches one after another, each to the version the one before wrote', async () => {
+      const created = await fhirRequest(server.app, 'POST', '/fhir/Patient', patient({ identifier: [{ system: 'urn:test', value: 'first' }] }));
+      const values = Array.from({ length: 10 }, (_, n) => `added-${n}`);
+      const responses = await Promise.all(values.map((value) => patch(created.body.id, [{ op: 'add', path: '/identifier/-', value: { system: 'urn:test', value } }], JSON_PATCH)));
+
+      expect(responses.map((response) => response.status)).toEqual(values.map(() => 200));
+      const stored = await storedRows(server, 'Patient', created.body.id);
+      expect(stored.current.version_id).toBe(11);
+      const identifiers = stored.current.content?.identifier as { value: string }[];
+      expect(identifiers.map((identifier) => identifier.value).sort()).toEqual(['first', ...values].sort());
+      expect(stored.history.map((version) => version.version_id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    });
+
     it('answers 412 when If-Match names another version, and writes nothing', async () => {
       const id = await createPatient();
       await patch(id, [{ op: 'add', path: '/active', value: true }], JSON_PATCH);
