@@ -1,4 +1,5 @@
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { refusedTextOf } from './store/database.js';
 
 /** FHIR issue types we use (http://hl7.org/fhir/ValueSet/issue-type). */
 export type IssueType = OperationOutcomeIssue['code'];
@@ -128,3 +129,10 @@ export const errors = {
   internal: (message = 'Internal server error') => new FhirError(500, 'internal', 'exception', message),
   unavailable: (message: string) => new FhirError(503, 'unavailable', 'transient', message),
 };
+
+/** A thrown value as the FHIR error it is answered with: its own, a 400 for a value PostgreSQL refused as text (a NUL), else a 500. */
+export function asFhirError(error: unknown): FhirError {
+  if (error instanceof FhirError) return error;
+  const refused = refusedTextOf(error);
+  return refused ? errors.badRequest(refused) : errors.internal();
+}

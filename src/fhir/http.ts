@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errors, FhirError } from '../errors.js';
+import { asFhirError, errors, FhirError } from '../errors.js';
 import type { SearchEngine } from '../search/index.js';
 import { ANONYMOUS, type AccessPolicy, type SmartAuth } from '../smart-auth/index.js';
 import { rateLimit } from '../smart-auth/rate-limit.js';
@@ -121,7 +121,7 @@ function toFhirError(error: FastifyError | FhirError, request: FastifyRequest, b
       return errors.unsupportedMediaType(header(request, 'content-type') ?? '(none)');
     default:
       if (error.statusCode && error.statusCode < 500) return new FhirError(error.statusCode, 'bad-request', 'invalid', error.message);
-      return errors.internal();
+      return asFhirError(error);
   }
 }
 

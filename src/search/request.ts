@@ -43,12 +43,20 @@ function parseInclude(name: string, value: string): IncludeRule {
   return { source, param, target, iterate };
 }
 
+/** A NUL (`%00`) is in no FHIR value, and PostgreSQL text cannot hold one: a 400, not a failed statement. */
+function refuseNul(name: string, value: string): void {
+  if (name.includes('\0') || value.includes('\0')) {
+    throw errors.invalidSearchValue(name.replace(/\0/g, '%00'), value.replace(/\0/g, '%00'), 'a NUL character (%00) is in no FHIR value');
+  }
+}
+
 /** Splits a search's parameters into criteria and result parameters, validating the latter. */
 export function parseSearchParams(params: URLSearchParams, strict: boolean): ParsedSearchParams {
   const parsed: ParsedSearchParams = {
     criteria: [], count: DEFAULT_COUNT, sort: null, total: 'bounded', cursor: null, include: [], revinclude: [], summaryCount: false, warnings: [],
   };
   for (const [name, value] of params) {
+    refuseNul(name, value);
     const base = name.split(':')[0];
     if (!RESULT_PARAMETERS.has(base)) {
       parsed.criteria.push({ key: name, values: splitValues(value) });

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { refusedTextOf } from '../store/index.js';
 import { OAuthError } from './auth-errors.js';
 import type { SmartAuth } from './index.js';
 import { compilePolicy } from './policy.js';
@@ -110,6 +111,8 @@ function renderError(error: FastifyError | OAuthError, request: FastifyRequest, 
   // Fastify's own refusals (malformed JSON, body too large, unsupported media type) are the client's.
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) return reply.code(status).send({ error: 'invalid_request', error_description: error.message });
+  const refused = refusedTextOf(error);
+  if (refused) return reply.code(400).send({ error: 'invalid_request', error_description: refused });
   request.log.error({ err: error }, 'admin request failed');
   return reply.code(500).send({ error: 'server_error', error_description: 'Internal server error' });
 }

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.js';
+import { refusedTextOf } from '../store/index.js';
 import { OAuthError, oauthErrors } from './auth-errors.js';
 import type { SmartAuth } from './index.js';
 import { authorizeRoutes } from './oauth/authorize.js';
@@ -41,6 +42,8 @@ function corsHeaders(reply: FastifyReply): void {
 function toOAuthError(error: FastifyError | OAuthError, request: FastifyRequest): OAuthError {
   if (error instanceof OAuthError) return error;
   if (error.statusCode && error.statusCode < 500) return oauthErrors.invalidRequest(error.message);
+  const refused = refusedTextOf(error);
+  if (refused) return oauthErrors.invalidRequest(refused);
   request.log.error({ err: error }, 'OAuth request failed');
   return oauthErrors.serverError();
 }

@@ -13,7 +13,13 @@ export interface Queryable {
 }
 
 /** PostgreSQL error codes we act on. */
-export const PG_ERRORS = { uniqueViolation: '23505', serializationFailure: '40001', deadlockDetected: '40P01', queryCanceled: '57014' } as const;
+export const PG_ERRORS = {
+  uniqueViolation: '23505',
+  serializationFailure: '40001',
+  deadlockDetected: '40P01',
+  queryCanceled: '57014',
+  characterNotInRepertoire: '22021',
+} as const;
 
 /**
  * libpq's default user is $USER; services and CI jobs often run without it. A connection string
@@ -23,6 +29,15 @@ if (!process.env.PGUSER && !process.env.USER) process.env.PGUSER = userInfo().us
 
 export function isPgError(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && (error as { code?: string }).code === code;
+}
+
+/**
+ * What a request is told when PostgreSQL refused one of its values as text: a NUL (`%00`), which no
+ * text column can hold (SQLSTATE 22021; Node sends every other character as valid UTF-8). It is the
+ * client's value, so a 400, wherever it was bound (a search, a client id, an operation's input).
+ */
+export function refusedTextOf(error: unknown): string | undefined {
+  return isPgError(error, PG_ERRORS.characterNotInRepertoire) ? 'A value of the request holds a NUL character (%00), which no FHIR or OAuth value may hold' : undefined;
 }
 
 /**

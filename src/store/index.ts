@@ -9,7 +9,7 @@ import type { Meta } from '@medplum/fhirtypes';
 import type { HistoryEntry, StoredVersion, WriteCommand, WriteResult } from './types.js';
 
 export { BatchedTransaction } from './batched-transaction.js';
-export { Database, isPgError, PG_ERRORS, type Queryable } from './database.js';
+export { Database, isPgError, PG_ERRORS, refusedTextOf, type Queryable } from './database.js';
 export { migrate } from './migrate.js';
 export { newResourceId } from './resource-id.js';
 export { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded-postgres.js';

@@ -33,6 +33,12 @@ describe('the admin client and client_credentials', () => {
     expectOAuthError(await token({ scope: 'system/*.rs' }, { authorization: basic('nobody', 'x') }), 401, 'invalid_client');
   });
 
+  it('refuses a client id holding a NUL character (%00) as an invalid request, not a server error', async () => {
+    const response = await token({ scope: 'system/*.rs', client_id: 'a\u0000b', client_secret: 'x' });
+    expectOAuthError(response, 400, 'invalid_request');
+    expect(response.body.error_description).toMatch(/NUL character \(%00\)/);
+  });
+
   it('refuses the admin client without its secret (as if it were public)', async () => {
     expectOAuthError(await token({ scope: 'system/*.rs', client_id: ADMIN_CLIENT_ID }), 401, 'invalid_client');
   });

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { OperationOutcome } from '@medplum/fhirtypes';
-import { FhirError } from '../../errors.js';
+import { asFhirError, FhirError } from '../../errors.js';
 import { entryJson } from '../bundle.js';
 import type { FhirResponse } from '../types.js';
 
@@ -23,8 +23,8 @@ export function responseEntryJson(response: FhirResponse): string {
 
 /** A failed batch entry: its own status and OperationOutcome; the other entries go on. */
 export function errorResponse(error: unknown): FhirResponse {
-  if (error instanceof FhirError) return { status: error.status, body: error.toOperationOutcome() };
-  return { status: 500, body: new FhirError(500, 'internal', 'exception', 'Internal server error').toOperationOutcome() };
+  const fhirError = asFhirError(error);
+  return { status: fhirError.status, body: fhirError.toOperationOutcome() };
 }
 
 /** A transaction fails as a whole; its error names the entry that failed. */

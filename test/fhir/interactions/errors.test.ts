@@ -134,6 +134,27 @@ describe('errors', () => {
     });
   });
 
+  describe('a NUL character (%00), which no FHIR value holds, is a 400 wherever it is sent', () => {
+    it('in a search value: names the parameter', async () => {
+      const response = await fhirRequest(server.app, 'GET', '/fhir/Patient?identifier=a%00b');
+      expectOperationOutcome(response, 400);
+      expect(response.body.issue[0].diagnostics).toBe('Invalid value "a%00b" for parameter "identifier": a NUL character (%00) is in no FHIR value');
+    });
+
+    it('in the criteria of a conditional create: nothing is created', async () => {
+      const before = await rowCounts(server);
+      const response = await fhirRequest(server.app, 'POST', '/fhir/Patient', patient(), { 'if-none-exist': 'identifier=a%00b' });
+      expectOperationOutcome(response, 400);
+      expect(await rowCounts(server)).toEqual(before);
+    });
+
+    it("in an operation's input that reaches the database", async () => {
+      const response = await fhirRequest(server.app, 'GET', '/fhir/ValueSet/$expand?url=a%00b');
+      expectOperationOutcome(response, 400);
+      expect(response.body.issue[0].diagnostics).toMatch(/NUL character \(%00\)/);
+    });
+  });
+
   describe('requests the HTTP parser refuses are OperationOutcomes too', () => {
     let origin: URL;
     beforeAll(async () => {

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { errors, FhirError } from '../../../errors.js';
+import { asFhirError, FhirError } from '../../../errors.js';
 import type { AccessPolicy, SmartAuth } from '../../../smart-auth/index.js';
 import type { Database } from '../../../store/index.js';
 import { accessPolicyOf } from '../../authenticate.js';
@@ -15,8 +15,8 @@ export interface BulkExportHttpOptions {
 }
 
 function sendError(reply: FastifyReply, error: unknown, request: FastifyRequest): FastifyReply {
-  const fhirError = error instanceof FhirError ? error : errors.internal();
-  if (!(error instanceof FhirError)) request.log.error({ err: error }, 'bulk export request failed');
+  const fhirError = asFhirError(error);
+  if (fhirError.status >= 500) request.log.error({ err: error }, 'bulk export request failed');
   return reply
     .code(fhirError.status)
     .headers(fhirError.headers)
