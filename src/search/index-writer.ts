@@ -48,6 +48,38 @@ const TABLES: readonly { name: keyof Omit<IndexRows, 'text'>; table: string; col
 export const INDEX_TABLES = [...TABLES.map((t) => t.table), 'search_text'];
 
 /**
+ * The text columns that B-tree indexes hold (migrations), with a composite's second token, which
+ * searches compare the same way as the first; and the bytes of a value each keeps. An index entry
+ * has a hard limit (about 2.7 KB, and 8 KB before compression), so a resource with a longer value
+ * (a 10,000-character name) could not be stored at all; two of these columns share an index at
+ * most. The searches bound what they look up the same way (`indexedText`).
+ */
+const INDEXED_TEXT_BYTES = 1000;
+const INDEXED_TEXT_COLUMNS = new Set([
+  'search_string.value', 'search_token.system', 'search_token.code', 'search_reference.target_type', 'search_reference.target_id',
+  'search_reference.url', 'search_uri.uri', 'search_composite.c1_system', 'search_composite.c1_code', 'search_composite.c2_system', 'search_composite.c2_code',
+  'search_quantity.canonical_code',
+]);
+
+/**
+ * `value` cut to the first INDEXED_TEXT_BYTES of its UTF-8, at a character boundary: what an indexed
+ * column stores of it, and so what a search compares with it (a search for a longer value then
+ * matches those that begin with its first INDEXED_TEXT_BYTES).
+ */
+export function indexedText(value: string): string {
+  // A UTF-16 unit is at most 3 bytes of UTF-8 (a pair of them 4).
+  if (value.length * 3 <= INDEXED_TEXT_BYTES) return value;
+  const bytes = Buffer.from(value, 'utf8');
+  if (bytes.length <= INDEXED_TEXT_BYTES) return value;
+  let end = INDEXED_TEXT_BYTES;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+  return bytes.subarray(0, end).toString('utf8');
+}
+
+/** Per table, per column (in TABLES' order): whether an index holds it. */
+const BOUNDED = new Map(TABLES.map(({ table, columns }) => [table, columns.map(([column]) => INDEXED_TEXT_COLUMNS.has(`${table}.${column}`))]));
+
+/**
  * Replaces a resource's index rows: the old ones are deleted and the new ones queued as rows of the
  * transaction's next batch, where each table's rows of many resources go out as one multi-row insert.
  * A brand-new resource has no old rows to delete.
@@ -62,8 +94,15 @@ export function writeIndexRows(tx: BatchedTransaction, resourceType: string, id:
     { name: 'param', type: 'text[]', value: param },
   ];
   for (const { name, table, columns } of TABLES) {
+    const bounded = BOUNDED.get(table) as boolean[];
     for (const row of (rows?.[name] ?? []) as unknown as Record<string, unknown>[]) {
-      tx.insertLater(table, [...key(row.param as string), ...columns.map(([column, type, property]) => ({ name: column, type: `${type}[]`, value: row[property] }))]);
+      tx.insertLater(table, [
+        ...key(row.param as string),
+        ...columns.map(([column, type, property], i) => {
+          const value = row[property];
+          return { name: column, type: `${type}[]`, value: bounded[i] && typeof value === 'string' ? indexedText(value) : value };
+        }),
+      ]);
     }
   }
   if (rows?.text) {

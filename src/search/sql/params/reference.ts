@@ -5,6 +5,7 @@ import { indexExists, missingCondition, type CriterionBuilder } from '../context
 import { fragment, or, type SqlFragment } from '../fragment.js';
 import { parseToken } from './token.js';
 import { unescapeValue } from '../../parse.js';
+import { indexedText } from '../../index-writer.js';
 
 /**
  * One reference value (search.html#reference): `id` (any target type, or the one the `:Type`
@@ -20,7 +21,7 @@ function referenceMatch(name: string, value: string, targetType: string | undefi
     if (targetType && parsed.targetType !== targetType) return fragment('FALSE');
     return fragment(`${x}.target_type = $? AND ${x}.target_id = $?`, parsed.targetType, parsed.targetId);
   }
-  return fragment(`${x}.url = $?`, value);
+  return fragment(`${x}.url = $?`, indexedText(value));
 }
 
 function identifierMatch(name: string, value: string, x: string): SqlFragment {

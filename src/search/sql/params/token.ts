@@ -5,6 +5,7 @@ import { indexExists, missingCondition, type BuildContext, type CriterionBuilder
 import { and, fragment, or, wrap, type SqlFragment } from '../fragment.js';
 import { likeEscape } from './string.js';
 import { splitUnescaped, unescapeValue } from '../../parse.js';
+import { indexedText } from '../../index-writer.js';
 
 /**
  * `system|code`, `|code` (no system), `system|` (any code of the system), `code` (any system);
@@ -27,9 +28,9 @@ export interface TokenColumns {
 export function tokenMatch(name: string, value: string, columns: TokenColumns): SqlFragment {
   const { system, code } = parseToken(value);
   const parts: SqlFragment[] = [];
-  if (code !== undefined) parts.push(fragment(`${columns.code} = $?`, code));
+  if (code !== undefined) parts.push(fragment(`${columns.code} = $?`, indexedText(code)));
   if (system === null) parts.push(fragment(`${columns.system} IS NULL`));
-  else if (system !== undefined) parts.push(fragment(`${columns.system} = $?`, system));
+  else if (system !== undefined) parts.push(fragment(`${columns.system} = $?`, indexedText(system)));
   // `|` alone names neither a code nor a system: the spec's forms all have one or the other.
   if (code === undefined && (system === undefined || system === null)) throw errors.invalidSearchValue(name, value, 'expected [system]|[code]');
   return and(parts);
@@ -52,7 +53,7 @@ function ofTypeMatch(criterion: ParamCriterion, value: string, x: string): SqlFr
   const [typeSystem, typeCode, identifier] = parts;
   return and([
     typeSystem ? fragment(`${x}.type_system = $?`, typeSystem) : fragment(`${x}.type_system IS NULL`),
-    fragment(`${x}.type_code = $? AND ${x}.code = $?`, typeCode, identifier),
+    fragment(`${x}.type_code = $? AND ${x}.code = $?`, typeCode, indexedText(identifier)),
   ]);
 }
 

@@ -2,6 +2,7 @@ import { errors } from '../../../errors.js';
 import { indexExists, missingCondition, type BuildContext, type CriterionBuilder } from '../context.js';
 import { fragment, or, type SqlFragment } from '../fragment.js';
 import { likeEscape } from './string.js';
+import { indexedText } from '../../index-writer.js';
 
 /** Every prefix of a URI at a path boundary: what `:above` matches (`http://a/b/c` -> `http://a/b/c`, `http://a/b`, `http://a`). */
 function pathPrefixes(uri: string): string[] {
@@ -22,18 +23,18 @@ function versionedMatch(context: BuildContext, value: string, x: string, alias: 
   const v = context.alias('v');
   return fragment(
     `${x}.uri = $? OR (${x}.uri = $? AND EXISTS (SELECT 1 FROM search_token ${v} WHERE ${v}.resource_type = ${alias}.resource_type AND ${v}.id = ${alias}.id AND ${v}.param = 'version' AND ${v}.code = $?))`,
-    value,
-    value.slice(0, bar),
-    value.slice(bar + 1),
+    indexedText(value),
+    indexedText(value.slice(0, bar)),
+    indexedText(value.slice(bar + 1)),
   );
 }
 
 function uriMatch(context: BuildContext, modifier: string | undefined, value: string, x: string, alias: string): SqlFragment {
   switch (modifier) {
     case undefined:
-      return versionedMatch(context, value, x, alias) ?? fragment(`${x}.uri = $?`, value);
+      return versionedMatch(context, value, x, alias) ?? fragment(`${x}.uri = $?`, indexedText(value));
     case 'below':
-      return fragment(`${x}.uri LIKE $?`, `${likeEscape(value)}%`);
+      return fragment(`${x}.uri LIKE $?`, `${likeEscape(indexedText(value))}%`);
     case 'above':
       return fragment(`${x}.uri = ANY($?::text[])`, pathPrefixes(value));
     default:
