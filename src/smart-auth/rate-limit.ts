@@ -119,10 +119,9 @@ export function tokenClientKey(request: FastifyRequest): string {
   return clientId ? `client:${clientId}` : `address:${request.ip}`;
 }
 
+/** The form's `client_id` (the OAuth endpoints parse forms into URLSearchParams). */
 function formClientId(body: unknown): string | undefined {
-  if (typeof body !== 'object' || body === null) return undefined;
-  const clientId = (body as Record<string, unknown>).client_id;
-  return typeof clientId === 'string' && clientId !== '' ? clientId : undefined;
+  return (body instanceof URLSearchParams && body.get('client_id')) || undefined;
 }
 
 /** RFC 6749 §2.3.1: the Basic user name is the form-urlencoded client_id. */

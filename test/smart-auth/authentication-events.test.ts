@@ -44,6 +44,23 @@ describe('authentication events and login throttling', () => {
     });
   });
 
+  it('audits a refused client id holding a NUL character, and the events written with it', async () => {
+    const refused = await postForm(server.app, '/oauth/token', { grant_type: 'client_credentials', client_id: 'nul\u0000client', client_secret: 'x' });
+    expect(refused.status).toBe(400);
+    const form = { grant_type: 'client_credentials', scope: 'system/*.rs', client_id: ADMIN_CLIENT_ID, client_secret: ADMIN_CLIENT_SECRET };
+    expect((await postForm(server.app, '/oauth/token', form)).status).toBe(200);
+
+    const clientsOf = (events: { agent: { who: { identifier: { value: string } } }[]; period?: unknown }[]) =>
+      events.map((event) => event.agent[0].who.identifier.value);
+    let clients: string[] = [];
+    for (let i = 0; i < 50 && !clients.includes('nul\ufffdclient'); i++) {
+      clients = clientsOf(await authenticationEvents(server, 'token-issue'));
+      if (!clients.includes('nul\ufffdclient')) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(clients).toContain('nul\ufffdclient');
+    expect(clients).toContain(ADMIN_CLIENT_ID);
+  });
+
   it('audits logins and failed logins, and throttles an account after repeated failures', async () => {
     await createUser(server, 'dr.who', 'practitioner', 'Practitioner/who');
     const app = await registerPublicApp(server.app);

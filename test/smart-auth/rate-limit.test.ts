@@ -129,9 +129,8 @@ describe('RequestCounter', () => {
 
 async function tokenApp(perMinute: number, now?: () => number): Promise<FastifyInstance> {
   const instance = Fastify();
-  instance.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) =>
-    done(null, Object.fromEntries(new URLSearchParams(String(body)))),
-  );
+  // As the server's OAuth endpoints parse a form.
+  instance.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, new URLSearchParams(String(body))));
   tokenRateLimit(instance, { perMinute, now });
   instance.post('/oauth/token', async () => ({ access_token: 'x', token_type: 'Bearer' }));
   await instance.ready();
@@ -195,9 +194,9 @@ describe('tokenClientKey', () => {
 
   it('prefers the form client_id, then Basic, then the address', () => {
     const basic = `Basic ${Buffer.from('basic-client:pw').toString('base64')}`;
-    expect(tokenClientKey(request({ client_id: 'form-client' }, basic))).toBe('client:form-client');
-    expect(tokenClientKey(request({}, basic))).toBe('client:basic-client');
-    expect(tokenClientKey(request({ client_id: '' }))).toBe('address:192.0.2.7');
+    expect(tokenClientKey(request(new URLSearchParams({ client_id: 'form-client' }), basic))).toBe('client:form-client');
+    expect(tokenClientKey(request(new URLSearchParams(), basic))).toBe('client:basic-client');
+    expect(tokenClientKey(request(new URLSearchParams({ client_id: '' })))).toBe('address:192.0.2.7');
     expect(tokenClientKey(request(undefined, 'Bearer xyz'))).toBe('address:192.0.2.7');
   });
 

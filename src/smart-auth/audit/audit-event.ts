@@ -125,3 +125,17 @@ export function authenticationEvent(input: { action: string; requester: Requeste
   if (input.user) event.entity = [{ what: { reference: input.user } }];
   return event;
 }
+
+/**
+ * The event with every NUL character in its strings replaced by U+FFFD. What it records can come
+ * from the request (a refused client id, a user name), and PostgreSQL's JSON cannot hold a NUL: one
+ * such event would fail its whole batch, losing the others with it.
+ */
+export function withoutNul<T>(value: T): T {
+  if (typeof value === 'string') return (value.includes('\0') ? value.replace(/\0/g, '\ufffd') : value) as T;
+  if (Array.isArray(value)) return value.map(withoutNul) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, member]) => [key, withoutNul(member)])) as T;
+  }
+  return value;
+}

@@ -1,7 +1,7 @@
 import type { AuditEvent, AuditEventEntity } from '@medplum/fhirtypes';
 import type { FastifyBaseLogger } from 'fastify';
 import { newResourceId, type BatchedTransaction, type Change, type Store, type WriteHook } from '../../store/index.js';
-import { INTERACTION_SYSTEM, interactionEvent, queryEntity, referenceEntity, requesterKey, type Interaction } from './audit-event.js';
+import { INTERACTION_SYSTEM, interactionEvent, queryEntity, referenceEntity, requesterKey, withoutNul, type Interaction } from './audit-event.js';
 
 /**
  * One transaction writes at most this many queued events, and a write starts at once when this
@@ -44,7 +44,7 @@ class ChangeRecords {
     this.open.delete(key);
     const status = record.operation === 'create' ? 201 : 200;
     const event = interactionEvent({ interaction: record.operation, requester: { access: record.access }, status, references: record.references });
-    this.tx.insertLater('audit_outbox', [{ name: 'event', type: 'jsonb[]', value: JSON.stringify(event) }]);
+    this.tx.insertLater('audit_outbox', [{ name: 'event', type: 'jsonb[]', value: JSON.stringify(withoutNul(event)) }]);
   }
 }
 
@@ -87,7 +87,7 @@ export class AuditLog {
   ) {}
 
   private write(event: AuditEvent, tx?: BatchedTransaction) {
-    return this.store.write({ operation: 'create', resourceType: 'AuditEvent', id: newResourceId(), freshId: true, trusted: true, next: () => event }, tx);
+    return this.store.write({ operation: 'create', resourceType: 'AuditEvent', id: newResourceId(), freshId: true, trusted: true, next: () => withoutNul(event) }, tx);
   }
 
   /**
