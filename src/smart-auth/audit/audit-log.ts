@@ -44,7 +44,9 @@ class ChangeRecords {
     this.open.delete(key);
     const status = record.operation === 'create' ? 201 : 200;
     const event = interactionEvent({ interaction: record.operation, requester: { access: record.access }, status, references: record.references });
-    this.tx.insertLater('audit_outbox', [{ name: 'event', type: 'jsonb[]', value: JSON.stringify(withoutNul(event)) }]);
+    // JSON writes a NUL as \u0000: only then is the record walked (see withoutNul), not on every write.
+    const json = JSON.stringify(event);
+    this.tx.insertLater('audit_outbox', [{ name: 'event', type: 'jsonb[]', value: json.includes('\\u0000') ? JSON.stringify(withoutNul(event)) : json }]);
   }
 }
 
