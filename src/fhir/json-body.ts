@@ -17,14 +17,41 @@ export interface JsonBodyOptions {
   spools: (request: FastifyRequest) => boolean;
 }
 
-/** JSON text as a value; a syntax error is a 400 OperationOutcome; an empty body is no body. */
+/**
+ * The JSON nesting a body may have: far more than any resource needs (a Questionnaire item fifty
+ * levels down is a hundred), and far less than the recursive walks of validation and indexing can
+ * take before the stack runs out (a body nested 10,000 deep was a 500).
+ */
+export const MAX_JSON_DEPTH = 200;
+
+/** Whether JSON text nests objects and arrays deeper than `max` (outside its strings). */
+function nestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
+/** JSON text as a value; a syntax error, or nesting beyond MAX_JSON_DEPTH, is a 400 OperationOutcome; an empty body is no body. */
 export function parseJson(text: string): unknown {
   if (text.trim() === '') return undefined;
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw errors.invalidJson((error as Error).message);
   }
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw errors.invalidJson(`objects and arrays nest deeper than ${MAX_JSON_DEPTH} levels`);
+  return value;
 }
 
 /**

@@ -85,6 +85,19 @@ describe('content negotiation', () => {
       });
     });
 
+    it('answers 400 for JSON nested deeper than 200 levels, and writes nothing', async () => {
+      // Extensions within extensions: each level is an array and an object.
+      const nested = (levels: number) => `{"resourceType":"Patient","extension":[${'{"url":"http://x.org/e","extension":['.repeat(levels - 1)}{"url":"http://x.org/e","valueString":"deep"}${']}'.repeat(levels - 1)}]}`;
+      await expectNothingWritten(async () => {
+        const response = await postRaw(nested(5000), 'application/fhir+json');
+        expectOperationOutcome(response, 400);
+        expect(issueText(response)).toMatch(/nest deeper than 200 levels/);
+      });
+      // n nested extensions nest 2n + 1 levels deep: 99 are 199 levels, 100 are 201.
+      expect((await postRaw(nested(99), 'application/fhir+json')).status).toBe(201);
+      expectOperationOutcome(await postRaw(nested(100), 'application/fhir+json'), 400);
+    });
+
     it('answers 400 for malformed JSON on update too', async () => {
       const response = await fhirRequest(server.app, 'PUT', '/fhir/Patient/x', '{not json}', { 'content-type': 'application/json' });
       expectOperationOutcome(response, 400);
