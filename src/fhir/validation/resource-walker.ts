@@ -56,6 +56,9 @@ interface Container {
 }
 
 const INTEGER_TYPES = new Set(['integer', 'positiveInt', 'unsignedInt']);
+/** integer, positiveInt and unsignedInt are 32-bit signed (datatypes.html#primitive), which Medplum does not check. */
+const INT32_MAX = 2_147_483_647;
+const INT32_MIN = -2_147_483_648;
 const ONE_MEGABYTE = 1024 * 1024;
 
 class Walker {
@@ -199,6 +202,9 @@ class Walker {
 
   primitive(value: unknown, prop: ElementProp, at: string, container: Container, inArray: boolean): void {
     this.primitiveForMedplum(value, prop);
+    if (typeof value === 'number' && INTEGER_TYPES.has(prop.type) && (value > INT32_MAX || value < INT32_MIN)) {
+      this.issues.push(issueAt(at, `Invalid ${prop.type} ${value}: FHIR integers are 32-bit, from ${INT32_MIN} to ${INT32_MAX}`, 'value'));
+    }
     if (typeof value !== 'string') return;
     if (value === '') {
       if (!inArray) this.shapeIssues.push(issueAt(at, 'Invalid empty string: omit the element instead', 'value'));

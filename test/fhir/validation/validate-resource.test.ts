@@ -159,6 +159,15 @@ describe('rule 2: id syntax', () => {
 });
 
 describe('rule 3: structure (via @medplum/core)', () => {
+  it('refuses an integer beyond 32 bits (datatypes.html#integer), and takes the largest and smallest', () => {
+    const observation = (valueInteger: number) => ({ resourceType: 'Observation', status: 'final', code: { text: 'count' }, valueInteger });
+    expect(summary(observation(2_147_483_648))).toEqual([['error', 'value', 'Observation.value.ofType(integer)']]);
+    expect(summary(observation(-2_147_483_649))).toEqual([['error', 'value', 'Observation.value.ofType(integer)']]);
+    expect(errorsOf(observation(2_147_483_647))).toEqual([]);
+    expect(errorsOf(observation(-2_147_483_648))).toEqual([]);
+    expect(summary({ resourceType: 'Patient', multipleBirthInteger: 1e20 })).toEqual([['error', 'value', 'Patient.multipleBirth.ofType(integer)']]);
+  });
+
   it('reports a missing required element', () => {
     const { status: _status, ...observation } = US_CORE_OBSERVATION;
     expect(summary(observation)).toEqual([['error', 'required', 'Observation.status']]);
