@@ -17,7 +17,7 @@ import { CriteriaSieve } from './criteria-sieve.js';
 import { compilePrefilter, requiredPairs, RowIndex } from './prefilter.js';
 import { Reindexer, ReindexWorker } from './reindex.js';
 import { SearchParameterRegistry } from './registry.js';
-import { parseSearchParams, type ParsedSearchParams } from './request.js';
+import { parseSearchParams, type IgnoredParameter, type ParsedSearchParams } from './request.js';
 import { criterionCondition, readsMoreThanKey, readsRow, UnknownParameterError } from './sql/builder.js';
 import { BuildContext, isIndexExists } from './sql/context.js';
 import { and, assemble, fragment, or, type SqlFragment } from './sql/fragment.js';
@@ -66,7 +66,7 @@ export interface SearchPage {
   /** Cursors for the next and previous pages, when there are such pages. */
   next?: string;
   previous?: string;
-  warnings: string[];
+  ignored: IgnoredParameter[];
   /** `_summary=count`: only the total is wanted. */
   countOnly: boolean;
 }
@@ -135,7 +135,7 @@ export class SearchEngine {
         conditions.push(await criterionCondition(context, request.types, key, values, ALIAS));
       } catch (error) {
         if (!(error instanceof UnknownParameterError) || request.strict) throw error;
-        parsed.warnings.push(`${error.message}; it was ignored`);
+        parsed.ignored.push({ name: key, message: `${error.message}; it was ignored` });
       }
     }
     return { all: and(conditions), byIndexRows: only ? byIndexRows(only, conditions.filter((c) => c !== live)) : undefined };
@@ -156,7 +156,7 @@ export class SearchEngine {
       // The count is all the client asked for: it is given however large, unless it asked otherwise.
       const mode = parsed.total === 'bounded' ? 'accurate' : parsed.total;
       const counted = mode === 'none' ? undefined : await this.count(db, where.all, mode);
-      return { matches: [], included: [], total: counted, warnings: parsed.warnings, countOnly: true };
+      return { matches: [], included: [], total: counted, ignored: parsed.ignored, countOnly: true };
     }
 
     // The total is counted once, for the first page, and carried by the cursor: later pages of the
@@ -179,7 +179,7 @@ export class SearchEngine {
       total,
       next: (backwards || hasMore) && page.length ? position(page[page.length - 1], 'next') : undefined,
       previous: (cursor && !backwards) || (backwards && hasMore) ? position(page[0], 'previous') : undefined,
-      warnings: parsed.warnings,
+      ignored: parsed.ignored,
       countOnly: false,
     };
   }

@@ -29,7 +29,17 @@ export interface ParsedSearchParams {
   include: IncludeRule[];
   revinclude: IncludeRule[];
   summaryCount: boolean;
-  warnings: string[];
+  ignored: IgnoredParameter[];
+}
+
+/**
+ * A parameter the search did not use (unknown, or unsupported in that form), without
+ * `Prefer: handling=strict`: the client is told why, and the Bundle's links leave it out, since
+ * they name the parameters the search used (search.html#errors).
+ */
+export interface IgnoredParameter {
+  name: string;
+  message: string;
 }
 
 export const DEFAULT_COUNT = 20;
@@ -53,7 +63,7 @@ function refuseNul(name: string, value: string): void {
 /** Splits a search's parameters into criteria and result parameters, validating the latter. */
 export function parseSearchParams(params: URLSearchParams, strict: boolean): ParsedSearchParams {
   const parsed: ParsedSearchParams = {
-    criteria: [], count: DEFAULT_COUNT, sort: null, total: 'bounded', cursor: null, include: [], revinclude: [], summaryCount: false, warnings: [],
+    criteria: [], count: DEFAULT_COUNT, sort: null, total: 'bounded', cursor: null, include: [], revinclude: [], summaryCount: false, ignored: [],
   };
   for (const [name, value] of params) {
     refuseNul(name, value);
@@ -92,7 +102,7 @@ export function parseSearchParams(params: URLSearchParams, strict: boolean): Par
         if (value !== 'false') {
           const message = `_contained=${value} is not supported: contained resources are searched as part of their container`;
           if (strict) throw errors.badRequest(message);
-          parsed.warnings.push(message);
+          parsed.ignored.push({ name, message });
         }
         break;
       default:

@@ -144,6 +144,17 @@ describe('_count=0 and empty results', () => {
   });
 });
 
+describe('parameters the search ignored', () => {
+  it('are named in a warning and left out of the self and paging links, which show what the search used', async () => {
+    const response = await searchOk(server, '/fhir/Patient?gender=male&nonsense=1&_filter=name%20eq%20x&_count=1');
+    expect(matchIds(response)).toEqual(['r-1']);
+    const diagnostics = outcomeEntry(response)?.issue.map((issue) => issue.diagnostics);
+    expect(diagnostics).toEqual([expect.stringContaining('"nonsense"'), expect.stringContaining('"_filter"')]);
+    expect(link(response, 'self')).toBe('/fhir/Patient?gender=male&_count=1');
+    expect(link(response, 'next')).toMatch(/^\/fhir\/Patient\?gender=male&_count=1&_cursor=/);
+  });
+});
+
 describe('_contained', () => {
   it('warns that _contained=true is not supported, in an OperationOutcome entry', async () => {
     const response = await searchOk(server, '/fhir/Patient?_contained=true&gender=female');
@@ -151,6 +162,7 @@ describe('_contained', () => {
     const outcome = outcomeEntry(response);
     expect(outcome?.issue[0].severity).toBe('warning');
     expect(outcome?.issue[0].diagnostics).toContain('_contained');
+    expect(link(response, 'self')).toBe('/fhir/Patient?gender=female');
   });
 
   it('refuses _contained=true under handling=strict; _contained=false is the default and silent', async () => {

@@ -31,8 +31,16 @@ function requestedTypes(params: URLSearchParams, fixed: string | undefined): str
   return types;
 }
 
-function warningOutcome(warnings: string[]): OperationOutcome {
-  return { resourceType: 'OperationOutcome', issue: warnings.map((text) => ({ severity: 'warning', code: 'not-supported', diagnostics: text })) };
+function ignoredOutcome(ignored: SearchPage['ignored']): OperationOutcome {
+  return { resourceType: 'OperationOutcome', issue: ignored.map(({ message }) => ({ severity: 'warning', code: 'not-supported', diagnostics: message })) };
+}
+
+/** The parameters the search used: the self and paging links name only those (search.html#errors). */
+function usedParams(params: URLSearchParams, ignored: SearchPage['ignored']): URLSearchParams {
+  if (ignored.length === 0) return params;
+  const used = new URLSearchParams(params);
+  for (const { name } of ignored) used.delete(name);
+  return used;
 }
 
 function searchBundle(context: InteractionContext, path: string, params: URLSearchParams, page: SearchPage): string {
@@ -46,11 +54,12 @@ function searchBundle(context: InteractionContext, path: string, params: URLSear
     });
   };
   const entries = [...page.matches.map(entry('match')), ...page.included.map(entry('include'))];
-  if (page.warnings.length) entries.push(entryJson({ resource: warningOutcome(page.warnings), search: { mode: 'outcome' } }));
-  const link = [{ relation: 'self', url: pageUrl(context.baseUrl, path, params, {}) }];
-  if (!page.countOnly) link.push({ relation: 'first', url: pageUrl(context.baseUrl, path, params, { _cursor: undefined }) });
-  if (page.previous) link.push({ relation: 'previous', url: pageUrl(context.baseUrl, path, params, { _cursor: page.previous }) });
-  if (page.next) link.push({ relation: 'next', url: pageUrl(context.baseUrl, path, params, { _cursor: page.next }) });
+  if (page.ignored.length) entries.push(entryJson({ resource: ignoredOutcome(page.ignored), search: { mode: 'outcome' } }));
+  const used = usedParams(params, page.ignored);
+  const link = [{ relation: 'self', url: pageUrl(context.baseUrl, path, used, {}) }];
+  if (!page.countOnly) link.push({ relation: 'first', url: pageUrl(context.baseUrl, path, used, { _cursor: undefined }) });
+  if (page.previous) link.push({ relation: 'previous', url: pageUrl(context.baseUrl, path, used, { _cursor: page.previous }) });
+  if (page.next) link.push({ relation: 'next', url: pageUrl(context.baseUrl, path, used, { _cursor: page.next }) });
   return bundleJson({ type: 'searchset', total: page.total, link }, entries);
 }
 
