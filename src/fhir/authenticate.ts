@@ -1,9 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import { authErrors, compilePolicy, type AccessClaims, type AccessPolicy, type SmartAuth } from '../smart-auth/index.js';
 
-/** Requests that need no token: the CapabilityStatement (SMART discovery is served outside /fhir's router). */
+/** Requests that need no token: what the server is (the CapabilityStatement, `$versions`); SMART discovery is served outside /fhir's router. */
 export function isPublic(method: string, path: string): boolean {
-  return (method === 'GET' || method === 'HEAD') && path === 'metadata';
+  return (method === 'GET' || method === 'HEAD') && (path === 'metadata' || path === '$versions');
 }
 
 /**

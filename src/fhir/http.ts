@@ -15,7 +15,7 @@ declare module 'fastify' {
 }
 import { accessPolicyOf, isPublic } from './authenticate.js';
 import type { Store } from '../store/index.js';
-import { responseFormat, type ResponseFormat } from './content-negotiation.js';
+import { checkBodyVersion, responseFormat, type ResponseFormat } from './content-negotiation.js';
 import { jsonBodyParser, parseJson } from './json-body.js';
 import { dispatch } from './router.js';
 import { SpooledBundle } from './transaction/bundle-source.js';
@@ -208,6 +208,7 @@ export async function fhirHttp(app: FastifyInstance, options: FhirHttpOptions): 
     let response: FhirResponse;
     try {
       format = responseFormat(query._format, header(request, 'accept'));
+      checkBodyVersion(header(request, 'content-type'));
       response = await answer(request);
     } finally {
       // The handler runs for every request whose body was parsed (this plugin has no later hook that

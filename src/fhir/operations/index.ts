@@ -8,6 +8,7 @@ import { reindexOperation } from './reindex.js';
 import { bindingTokenOperation, eventsOperation, statusOperation } from './subscription.js';
 import { expandOperation, lookupOperation, validateCodeOperation } from './terminology.js';
 import { validateOperation } from './validate.js';
+import { versionsOperation } from './versions.js';
 
 export type OperationLevel = 'system' | 'type' | 'instance';
 
@@ -69,6 +70,13 @@ export const OPERATIONS: OperationEntry[] = [
     methods: ['GET', 'POST'],
     resourceTypes: ['CodeSystem'],
     handler: (req, ctx) => lookupOperation(req, ctx),
+  },
+  {
+    name: 'versions',
+    definition: 'http://hl7.org/fhir/OperationDefinition/CapabilityStatement-versions',
+    levels: ['system'],
+    methods: ['GET', 'POST'],
+    handler: versionsOperation,
   },
   {
     name: 'meta',

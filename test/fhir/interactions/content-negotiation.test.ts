@@ -178,6 +178,49 @@ describe('content negotiation', () => {
     });
   });
 
+  describe('FHIR version (http.html#version-parameter)', () => {
+    const read = (url: string, headers: Record<string, string> = {}) => fhirRequest(server.app, 'GET', url, undefined, headers);
+
+    it.each(['application/fhir+json; fhirVersion=4.0', 'application/fhir+json;fhirVersion=4.0.1', 'application/fhir+json; fhirVersion=3.0, application/json; fhirVersion=4.0'])(
+      'serves Accept: %s',
+      async (accept) => {
+        const response = await read('/fhir/metadata', { accept });
+        expect(response.status).toBe(200);
+        expect(response.body.fhirVersion).toBe('4.0.1');
+      },
+    );
+
+    it.each(['application/fhir+json; fhirVersion=3.0', 'application/fhir+json; fhirVersion=5.0'])('answers 406 for Accept: %s (only R4 is served)', async (accept) => {
+      const response = await read('/fhir/metadata', { accept });
+      expectOperationOutcome(response, 406);
+    });
+
+    it('answers 415 for a body sent as another FHIR version, and writes nothing', async () => {
+      await expectNothingWritten(async () => {
+        const response = await postRaw(JSON.stringify(patient()), 'application/fhir+json; fhirVersion=3.0');
+        expectOperationOutcome(response, 415);
+        expect(issueText(response)).toContain('fhirVersion=3.0');
+      });
+      const response = await postRaw(JSON.stringify(patient()), 'application/fhir+json; fhirVersion=4.0');
+      expect(response.status).toBe(201);
+    });
+
+    it('lists the versions served with $versions, without a token', async () => {
+      const response = await read('/fhir/$versions', { authorization: '' });
+      expect(response.status).toBe(200);
+      expect(response.body).toEqual({
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'version', valueCode: '4.0' },
+          { name: 'default', valueCode: '4.0' },
+        ],
+      });
+      const capabilities = await read('/fhir/metadata');
+      const operations = capabilities.body.rest[0].operation.map((op: { name: string; definition: string }) => [op.name, op.definition]);
+      expect(operations).toContainEqual(['versions', 'http://hl7.org/fhir/OperationDefinition/CapabilityStatement-versions']);
+    });
+  });
+
   describe('body size', () => {
     let small: TestServer;
 
