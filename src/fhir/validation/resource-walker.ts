@@ -7,6 +7,7 @@ import { objectSchema } from './element-index.js';
 import { isValidId } from '../ids.js';
 import type { Invariant } from './invariants.js';
 import { invariantHolds } from './invariants.js';
+import { narrativeIssues } from './narrative.js';
 import { checkReferenceSyntax } from './reference-syntax.js';
 import { codeNotInValueSetText, codeSetHas } from './required-bindings.js';
 import { referenceTargetWarning } from './reference-targets.js';
@@ -215,7 +216,8 @@ class Walker {
     } else if (prop.isReference) {
       this.reference(value, at, container);
     } else if (prop.dateType && !dayExists(value, prop.dateType)) {
-      this.issues.push(issueAt(at, `Invalid date "${value}": that day does not exist`, 'value'));
+      this.issues.push(issueAt(at, `Invalid date "${value}": that day does not exist`, 'value'));    } else if (prop.type === 'xhtml') {
+      this.issues.push(...narrativeIssues(value, at));
     }
   }
 

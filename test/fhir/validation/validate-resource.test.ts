@@ -392,6 +392,50 @@ describe('rule 5: required bindings on code elements', () => {
   });
 });
 
+describe('rule 6: the narrative (datatypes.html#xhtml, narrative.html txt-1 and txt-2)', () => {
+  const XHTML = 'xmlns="http://www.w3.org/1999/xhtml"';
+  const withDiv = (div: string) => ({ resourceType: 'Patient', text: { status: 'generated', div } });
+
+  it.each([
+    `<div ${XHTML}>Amy Shaw</div>`,
+    `<div ${XHTML}><p>Amy <b>Shaw</b></p><table><tr><td style="color: red">1</td></tr></table><a href="http://example.org">x</a></div>`,
+    `<div xmlns='http://www.w3.org/1999/xhtml' lang="en"><img src="#photo" alt=""/></div>`,
+    `<div ${XHTML}><p title="on call = yes">onload: not an attribute</p></div>`,
+    `<div ${XHTML}><!-- a <comment> -->5 &lt; 6</div>`,
+  ])('accepts %s', (div) => {
+    expect(errorsOf(withDiv(div))).toEqual([]);
+  });
+
+  it.each([
+    ['<div>no namespace</div>', 'XHTML namespace'],
+    ['<div xmlns="http://www.w3.org/2000/svg">other namespace</div>', 'XHTML namespace'],
+    [`<p ${XHTML}>not a div</p>`, 'single <div>'],
+    ['plain text', 'single <div>'],
+    [`<div ${XHTML}><script>alert(1)</script></div>`, '<script>'],
+    [`<div ${XHTML}><SCRIPT src="x.js"></SCRIPT>x</div>`, '<SCRIPT>'],
+    [`<div ${XHTML}><iframe src="http://example.org"></iframe>x</div>`, '<iframe>'],
+    [`<div ${XHTML}><form><input name="a"/></form></div>`, '<form>'],
+    [`<div ${XHTML}><object data="x"></object>x</div>`, '<object>'],
+    [`<div ${XHTML}><img src="x" onerror="alert(1)"/></div>`, 'onerror'],
+    [`<div ${XHTML}><a href="javascript:alert(1)">x</a></div>`, 'script URL'],
+    [`<div ${XHTML}>  <p> &nbsp; </p> </div>`, 'non-whitespace'],
+    [`<div ${XHTML}>a < b</div>`, 'not well-formed'],
+    [`<div ${XHTML}><img src="x" alt="<" onerror="alert(1)"/></div>`, 'onerror'],
+    [`<div ${XHTML}><p title="x>y" onclick="alert(1)">x</p></div>`, 'onclick'],
+    [`<div ${XHTML}><p title="open>x</p></div>`, 'not well-formed'],
+  ])('refuses %s', (div, mention) => {
+    const issues = errorsOf(withDiv(div));
+    expect(issues).toHaveLength(1);
+    expect(issues[0]).toMatchObject({ severity: 'error', code: 'invariant', expression: ['Patient.text.div'] });
+    expect(issues[0].details?.text).toContain(mention);
+  });
+
+  it('checks the narratives of contained resources too', () => {
+    const patient = { resourceType: 'Patient', contained: [{ resourceType: 'Organization', id: 'o', text: { status: 'generated', div: '<div>x</div>' } }] };
+    expect(summary(patient)).toEqual([['error', 'invariant', 'Patient.contained[0].text.div']]);
+  });
+});
+
 describe('assertValidResource', () => {
   it('returns the resource when it has no error (warnings allowed)', () => {
     expect(assertValidResource(US_CORE_PATIENT)).toBe(US_CORE_PATIENT);
