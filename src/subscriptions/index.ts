@@ -10,7 +10,7 @@ import { WorkLoop, type StepOutcome } from './loop.js';
 import { Matcher } from './matcher.js';
 import { RestHookDelivery } from './rest-hook-delivery.js';
 import { CHANNELS } from './vocabulary.js';
-import { WebsocketHub } from './websocket.js';
+import { WebsocketHub, websocketError } from './websocket.js';
 import { anySubscriptionActive } from './state.js';
 import { feedWakeHook, subscriptionWriteHooks } from './write-hooks.js';
 
@@ -106,7 +106,7 @@ export class Subscriptions {
 
   /** The websocket endpoint, on the app's root. */
   async registerRoutes(app: FastifyInstance): Promise<void> {
-    await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 } });
+    await app.register(fastifyWebsocket, { options: { maxPayload: 64 * 1024 }, errorHandler: websocketError });
     await app.register(this.hub.routes);
   }
 

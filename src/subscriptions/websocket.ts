@@ -4,6 +4,7 @@ import type WebSocket from 'ws';
 import type { SearchEngine } from '../search/index.js';
 import { compilePolicy, grantingScopes, isUnconfined, type AccessPolicy, type SmartAuth } from '../smart-auth/index.js';
 import type { Database, Store } from '../store/index.js';
+import { isValidId } from '../fhir/ids.js';
 import { redeemBindingToken } from './binding-tokens.js';
 import { notificationBundle } from './notification.js';
 import { mayReceive } from './owner.js';
@@ -181,6 +182,8 @@ export class WebsocketHub {
   private async handle(connection: Connection, text: string): Promise<void> {
     const message = parseClientMessage(text);
     if (!message) return this.send(connection, 'error unknown message: send "bind <id>" or "bind-with-token <token>"');
+    // Not echoed: it may be anything (a NUL, megabytes), and names no Subscription.
+    if ((message.kind === 'bind' || message.kind === 'unbind') && !isValidId(message.id)) return this.send(connection, 'error not a Subscription id');
     switch (message.kind) {
       case 'ping':
         return this.send(connection, 'pong');
@@ -380,4 +383,16 @@ export class WebsocketHub {
     }
     binding.lastSentAt = Date.now();
   }
+}
+
+/**
+ * An error on an open websocket. What a client does wrong (a message over the size limit, a
+ * malformed frame, a dropped connection) is the client's problem: noted at `info`, not logged as
+ * a server error. The socket is closed either way.
+ */
+export function websocketError(error: Error & { code?: string }, socket: WebSocket, request: FastifyRequest): void {
+  const byClient = error.code?.startsWith('WS_ERR_') || error.code === 'ECONNRESET' || error.code === 'EPIPE';
+  if (byClient) request.log.info({ err: error }, 'websocket closed: the client broke the protocol or the connection');
+  else request.log.error({ err: error }, 'websocket failed');
+  socket.terminate();
 }

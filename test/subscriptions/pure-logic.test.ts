@@ -1,12 +1,12 @@
 import { createHmac } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadDefinitions } from '../../src/definitions/index.js';
 import { FhirError } from '../../src/errors.js';
 import { signature } from '../../src/subscriptions/rest-hook-client.js';
 import { parseSubscription, takeSecret } from '../../src/subscriptions/subscription-spec.js';
 import { parseTopic } from '../../src/subscriptions/topic.js';
 import { fhirPathPasses, queryCriteriaOutcome } from '../../src/subscriptions/trigger.js';
-import { parseClientMessage, websocketUrl } from '../../src/subscriptions/websocket.js';
+import { parseClientMessage, websocketError, websocketUrl } from '../../src/subscriptions/websocket.js';
 import { topicResource, CLINIC_TOPICS } from '../../src/subscriptions/clinic-topics.js';
 import { compilePolicy, loadPolicy, storePolicy } from '../../src/smart-auth/index.js';
 import type { Subscription } from '@medplum/fhirtypes';
@@ -122,6 +122,17 @@ describe('websocket messages', () => {
     expect(parseClientMessage('ping')).toEqual({ kind: 'ping' });
     expect(parseClientMessage('hello world again')).toBeUndefined();
     expect(parseClientMessage('{not json')).toBeUndefined();
+  });
+
+  it("logs a client's broken protocol (a message over the size limit) at info, a failure of ours as an error; closes the socket either way", () => {
+    const log = { info: vi.fn(), error: vi.fn() };
+    const socket = { terminate: vi.fn() };
+    const tooLarge = Object.assign(new RangeError('Max payload size exceeded'), { code: 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' });
+    websocketError(tooLarge, socket as never, { log } as never);
+    expect(log.info).toHaveBeenCalledTimes(1);
+    websocketError(new Error('a bug'), socket as never, { log } as never);
+    expect(log.error).toHaveBeenCalledTimes(1);
+    expect(socket.terminate).toHaveBeenCalledTimes(2);
   });
 
   it('derives the websocket URL from the FHIR base', () => {

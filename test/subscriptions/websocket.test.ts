@@ -124,6 +124,18 @@ describe('websocket subscriptions', () => {
     expect([...anonymous.messages, ...unauthorized.messages].filter((m) => m.startsWith('ping'))).toEqual([]);
   });
 
+  it('answers a bind of something that is no Subscription id (a NUL, 70 characters) with an error, and stays usable', async () => {
+    const subscription = await create(classicSubscription('Appointment?actor=Practitioner/ws-odd', { type: 'websocket' }));
+    const client = await connect(bearer());
+    client.send('bind a\u0000b');
+    client.send(`bind ${'x'.repeat(70)}`);
+    client.send('unbind a\u0000b');
+    const errors = await client.waitFor((m) => m.startsWith('error'), 3);
+    expect(errors).toEqual(['error not a Subscription id', 'error not a Subscription id', 'error not a Subscription id']);
+    client.send(`bind ${subscription.id}`);
+    await client.waitFor((m) => m === `bound ${subscription.id}`);
+  });
+
   it('topic-based: $get-ws-binding-token, bind-with-token (text and JSON forms), handshake, notifications', async () => {
     const created = await fhirRequest(
       server.app,
