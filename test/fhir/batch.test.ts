@@ -229,4 +229,20 @@ describe('batch', () => {
     expect(outcomeText(response.body)).toContain('Bundle.entry[1]');
     expect(await rowCounts(server)).toEqual(before);
   });
+
+  it('takes entry URLs relative or absolute on this server; one on another server makes the batch malformed: 400, nothing processed', async () => {
+    const before = await rowCounts(server);
+    const response = await postBundle(
+      server,
+      batch([
+        { resource: patient(), request: { method: 'POST', url: 'http://fhir.test/fhir/Patient' } },
+        { resource: patient(), request: { method: 'POST', url: 'http://other.example/fhir/Patient' } },
+      ]),
+    );
+    expect(response.status, response.text).toBe(400);
+    expect(outcomeText(response.body)).toContain('Bundle.entry[1].request.url "http://other.example/fhir/Patient" is on another server');
+    expect(await rowCounts(server)).toEqual(before);
+    const ours = await postBundle(server, batch([{ resource: patient(), request: { method: 'POST', url: 'http://fhir.test/fhir/Patient' } }]));
+    expect(ours.body.entry[0].response.status).toBe('201 Created');
+  });
 });

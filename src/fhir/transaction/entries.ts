@@ -69,6 +69,9 @@ function entryRequest(entry: BundleEntry, index: number, baseUrl: string, prefer
   const url = entry?.request?.url;
   if (!method || !METHODS.includes(method)) throw errors.badRequest(`${where}.request.method must be one of ${METHODS.join(', ')}`);
   if (!url) throw errors.badRequest(`${where}.request.url is required`);
+  if (/^[a-z][a-z0-9+.-]*:/i.test(url) && !url.startsWith(`${baseUrl}/`)) {
+    throw errors.badRequest(`${where}.request.url "${url}" is on another server: give it relative to ${baseUrl}, or absolute on it`);
+  }
   const [path, query] = splitUrl(url, baseUrl);
   const body = method === 'PATCH' ? patchBody(entry.resource, index) : { body: entry.resource, bodyFormat: 'resource' as const };
   return {
