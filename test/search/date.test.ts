@@ -203,6 +203,9 @@ describe('date: every prefix against targets of every precision', () => {
     expect(await date('2024-03-15T08:30:00Z')).toEqual(['second']);
     expect(await date('2024-03-15T05:30:00-03:00')).toEqual(['second']);
     expect(await date('2024-03-15T12:30:00.500+02:00')).toEqual(['instant']);
+    // A `+` sent unencoded arrives as a space: it is read as the `+` the client meant.
+    expect(await searchLabels(server, main, `/fhir/Observation?code=${q(`${SUITE}|main`)}&date=2024-03-15T10:30:00+02:00`)).toEqual(['second']);
+    expect(await date('2024-03-15T10:30:00 02:00')).toEqual(['second']);
   });
 
   it('partial search values: minutes, with and without zone', async () => {

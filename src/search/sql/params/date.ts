@@ -13,10 +13,18 @@ function widenApproximately(start: Date, end: Date): { start: Date; end: Date } 
   return { start: new Date(start.getTime() - gap), end: new Date(end.getTime() + gap) };
 }
 
+/**
+ * A `+` zone sent unencoded in a query string arrives as a space (`2024-01-01T10:00:00 05:00`): a
+ * space can stand for nothing else there, so it is read as the `+` the client meant.
+ */
+function withPlusZone(date: string): string {
+  return date.replace(/(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:\d\d)$/, '$1+$2');
+}
+
 /** One date value (`[prefix]date`) against a target range. */
 export function dateMatch(name: string, value: string, columns: RangeColumns): SqlFragment {
   const { prefix, rest } = splitPrefix(value, name);
-  const range = parseDateRange(rest);
+  const range = parseDateRange(withPlusZone(rest));
   if (!range) throw errors.invalidSearchValue(name, value, 'expected [prefix]YYYY[-MM[-DD[Thh:mm[:ss[.sss]][zone]]]]');
   const { start, end } = prefix === 'ap' ? widenApproximately(range.start, range.end) : range;
   return rangeCondition(prefix, columns, start.toISOString(), end.toISOString());
