@@ -22,6 +22,14 @@ function zoneOffsetMinutes(zone: string | undefined): number | undefined {
 }
 
 /**
+ * A `+` zone sent unencoded in a query string (a search value, `_since`) arrives as a space (`2024-01-01T10:00:00 05:00`): a
+ * space can stand for nothing else there, so it is read as the `+` the client meant.
+ */
+export function withPlusZone(date: string): string {
+  return date.replace(/(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:\d\d)$/, '$1+$2');
+}
+
+/**
  * Parses a FHIR date/dateTime/instant into the range it stands for (search.html#date): `2024` is
  * the whole year, `2024-03-05T10:00` the whole minute. A time without zone is taken as UTC.
  * Returns undefined when the value is not a valid date: each field is checked against the calendar

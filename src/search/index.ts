@@ -1,7 +1,7 @@
 export { SearchEngine, type ResourceVersion, type SearchPage, type SearchRequest, type VersionCheck } from './engine.js';
 export type { CriteriaSieve } from './criteria-sieve.js';
 export { compartmentMembers, compartmentTypes } from './compartment.js';
-export { parseDateRange, type DateRange } from './date-range.js';
+export { parseDateRange, withPlusZone, type DateRange } from './date-range.js';
 export { INDEX_TABLES } from './index-writer.js';
 export { PlannerStatistics } from './planner-statistics.js';
 export type { ReindexJob } from './reindex.js';

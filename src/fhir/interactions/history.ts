@@ -1,5 +1,5 @@
 import { errors } from '../../errors.js';
-import { parseCount, parseDateRange } from '../../search/index.js';
+import { parseCount, parseDateRange, withPlusZone } from '../../search/index.js';
 import type { HistoryEntry } from '../../store/index.js';
 import { bundleJson, entryJson, pageUrl } from '../bundle.js';
 import { renderResource } from '../response.js';
@@ -14,7 +14,7 @@ const HISTORY_PARAMETERS = new Set(['_count', '_since', '_at', '_cursor', '_form
 
 function parseInstantParam(name: string, value: string | null) {
   if (value === null) return undefined;
-  const range = parseDateRange(value);
+  const range = parseDateRange(withPlusZone(value));
   if (!range) throw errors.invalidSearchValue(name, value, 'expected a FHIR date, dateTime or instant');
   return range;
 }

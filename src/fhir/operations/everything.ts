@@ -1,5 +1,5 @@
 import { errors } from '../../errors.js';
-import { compartmentMembers } from '../../search/index.js';
+import { compartmentMembers, withPlusZone } from '../../search/index.js';
 import { grantingScopes } from '../../smart-auth/index.js';
 import { readableCurrent } from '../access-checks.js';
 import { search } from '../interactions/search.js';
@@ -13,9 +13,10 @@ import { OperationInput } from './parameters.js';
 const CARRIED = ['_type', '_count', '_cursor', '_lastUpdated', '_elements', '_summary'];
 
 /** `_since` is an instant (a full date and time with a zone): the resources changed from then on. */
-function lastUpdatedSince(since: string): string {
+function lastUpdatedSince(given: string): string {
+  const since = withPlusZone(given);
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(since) || Number.isNaN(Date.parse(since))) {
-    throw errors.invalidSearchValue('_since', since, 'expected an instant such as 2024-01-01T00:00:00Z');
+    throw errors.invalidSearchValue('_since', given, 'expected an instant such as 2024-01-01T00:00:00Z');
   }
   return `ge${since}`;
 }

@@ -221,6 +221,10 @@ describe('history', () => {
 
       const system = await get(`/fhir/_history?_since=${encodeURIComponent(since)}`);
       expect(versionsOf(system).filter((v) => !v.startsWith('AuditEvent'))).toEqual([`Patient/${id}@W/"2":PUT`]);
+      // The same instant in another zone, its `+` sent unencoded (it arrives as a space).
+      const plus = new Date(Date.parse(since) + 2 * 3600_000).toISOString().replace('Z', '+02:00');
+      const unencoded = await get(`/fhir/Patient/${id}/_history?_since=${plus}`);
+      expect(entries(unencoded).map((e) => e.response.etag)).toEqual(['W/"2"']);
     });
 
     it('_since in the future lists nothing', async () => {

@@ -1,5 +1,5 @@
 import { errors } from '../../../errors.js';
-import { parseDateRange } from '../../date-range.js';
+import { parseDateRange, withPlusZone } from '../../date-range.js';
 import { indexExists, missingCondition, type CriterionBuilder } from '../context.js';
 import { or, type SqlFragment } from '../fragment.js';
 import { rangeCondition, splitPrefix, type RangeColumns } from '../prefix.js';
@@ -11,14 +11,6 @@ import { rangeCondition, splitPrefix, type RangeColumns } from '../prefix.js';
 function widenApproximately(start: Date, end: Date): { start: Date; end: Date } {
   const gap = Math.abs(Date.now() - (start.getTime() + end.getTime()) / 2) * 0.1;
   return { start: new Date(start.getTime() - gap), end: new Date(end.getTime() + gap) };
-}
-
-/**
- * A `+` zone sent unencoded in a query string arrives as a space (`2024-01-01T10:00:00 05:00`): a
- * space can stand for nothing else there, so it is read as the `+` the client meant.
- */
-function withPlusZone(date: string): string {
-  return date.replace(/(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:\d\d)$/, '$1+$2');
 }
 
 /** One date value (`[prefix]date`) against a target range. */
