@@ -299,6 +299,23 @@ export class SearchEngine {
   }
 
   /**
+   * The resource rows `r` of `type` that match one of several searches' criteria (`$export`'s
+   * `_typeFilter`), with chains and `_has` seen through `policy`. Unknown parameters and bad
+   * values are the search's own 400 errors.
+   */
+  async anyCriteriaCondition(db: Queryable, type: string, queries: string[], policy: AccessPolicy): Promise<SqlFragment> {
+    const context = new BuildContext(this.registry, this.terminology, db, this.baseUrl, policy);
+    const alternatives: SqlFragment[] = [];
+    for (const query of queries) {
+      const { criteria } = parseSearchParams(new URLSearchParams(query), true);
+      const conditions: SqlFragment[] = [];
+      for (const { key, values } of criteria) conditions.push(await criterionCondition(context, [type], key, values, ALIAS));
+      alternatives.push(and(conditions));
+    }
+    return or(alternatives);
+  }
+
+  /**
    * Whether one version of a resource matches each of several searches, each seen through its own
    * policy with read permission (what a subscription may notify about). The search runs on the
    * index tables, so its semantics are exactly the search API's. When the version is no longer the

@@ -70,9 +70,9 @@ describe('bulk data $export', () => {
     });
 
     it('refuses parameters it does not run, unless Prefer: handling=lenient', async () => {
-      const strict = await kickOff(server, '/fhir/$export?_typeFilter=Observation%3Fstatus%3Dfinal');
+      const strict = await kickOff(server, '/fhir/$export?_elements=id');
       expect(strict.response.status).toBe(400);
-      const lenient = await kickOff(server, '/fhir/$export?_type=Patient&_typeFilter=Observation%3Fstatus%3Dfinal', { prefer: 'respond-async, handling=lenient' });
+      const lenient = await kickOff(server, '/fhir/$export?_type=Patient&_elements=id', { prefer: 'respond-async, handling=lenient' });
       expect(lenient.response.status).toBe(202);
       await fhirRequest(server.app, 'DELETE', lenient.status as string);
     });
@@ -138,6 +138,39 @@ describe('bulk data $export', () => {
       expect(idsOf([...(resources.Patient ?? []), ...(resources.Observation ?? []), ...(resources.Condition ?? [])])).toEqual(
         [ids.patientC, ids.obsA2, ids.obsC1].sort(),
       );
+    });
+
+    it('_typeFilter: a type with searches exports only what matches one of them; the other types all', async () => {
+      const filter = (query: string) => `_typeFilter=${encodeURIComponent(query)}`;
+      const { resources } = await exportAll(
+        server,
+        `/fhir/$export?_type=Patient,Observation&${filter('Observation?code=http://loinc.org|2345-7&subject=' + ids.patientA)}&${filter('Observation?subject:Patient.name=Bravo')}`,
+      );
+      expect(idsOf(resources.Observation)).toEqual([ids.obsA2, ids.obsB1].sort());
+      expect(idsOf(resources.Patient)).toEqual([ids.patientA, ids.patientB, ids.patientC].sort());
+      // One value may hold several searches, separated by commas; a comma inside a search stays an OR of values.
+      const listed = await exportAll(server, `/fhir/$export?_type=Patient,Observation&${filter('Patient?name=Alpha,Charlie,Observation?code=8867-4')}`);
+      expect(idsOf(listed.resources.Patient)).toEqual([ids.patientA, ids.patientC].sort());
+      expect(idsOf(listed.resources.Observation)).toEqual([ids.obsA1, ids.obsB1].sort());
+    });
+
+    it('_typeFilter at group level narrows the members\' data', async () => {
+      const groupId = ids.group.split('/')[1];
+      const { resources } = await exportAll(server, `/fhir/Group/${groupId}/$export?_type=Observation&_typeFilter=${encodeURIComponent('Observation?code=8867-4')}`);
+      expect(idsOf(resources.Observation)).toEqual([ids.obsA1]);
+    });
+
+    it.each([
+      ['Nonsense?x=1', 'resource type'],
+      ['Observation?nonsense=1', 'nonsense'],
+      ['Observation?date=yesterday', 'date'],
+      ['Observation?code=x&_count=1', '_count'],
+      ['Condition?code=x', 'does not include'],
+    ])('refuses _typeFilter=%s (400 naming what is wrong), and starts nothing', async (query, mention) => {
+      const { response, status } = await kickOff(server, `/fhir/$export?_type=Patient,Observation&_typeFilter=${encodeURIComponent(query)}`);
+      expect(response.status).toBe(400);
+      expect(JSON.stringify(response.body.issue)).toContain(mention);
+      expect(status).toBeUndefined();
     });
 
     it('with system/Observation.rs exports Observations only', async () => {

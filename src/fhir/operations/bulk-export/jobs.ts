@@ -24,6 +24,8 @@ export interface ExportJobRow {
   patients: string[] | null;
   resource_types: string[];
   since: Date | null;
+  /** `_typeFilter`: per type, the query strings of which a resource must match one. */
+  type_filters: TypeFilters | null;
   transaction_time: Date;
   request_url: string;
   output_format: string;
@@ -50,17 +52,21 @@ export interface NewExportJob {
   patients?: string[];
   resourceTypes: string[];
   since?: string;
+  typeFilters?: TypeFilters;
   requestUrl: string;
   outputFormat: string;
 }
+
+/** Search query strings by resource type (`status=active&intent=order`), from `_typeFilter`. */
+export type TypeFilters = Record<string, string[]>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function createJob(db: Queryable, job: NewExportJob): Promise<ExportJobRow> {
   const { rows } = await db.query<ExportJobRow>(
-    `INSERT INTO bulk_export_job (id, client_id, user_id, level, group_id, patients, resource_types, since, transaction_time,
-                                  request_url, output_format, policy, status)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now(), $9, $10, $11, 'queued') RETURNING *`,
+    `INSERT INTO bulk_export_job (id, client_id, user_id, level, group_id, patients, resource_types, since, type_filters,
+                                  transaction_time, request_url, output_format, policy, status)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now(), $10, $11, $12, 'queued') RETURNING *`,
     [
       randomUUID(),
       job.policy.clientId,
@@ -70,6 +76,7 @@ export async function createJob(db: Queryable, job: NewExportJob): Promise<Expor
       job.patients ?? null,
       job.resourceTypes,
       job.since ?? null,
+      job.typeFilters ? JSON.stringify(job.typeFilters) : null,
       job.requestUrl,
       job.outputFormat,
       JSON.stringify(storePolicy(job.policy)),

@@ -1,19 +1,19 @@
 import type { Group, Parameters } from '@medplum/fhirtypes';
 import { isResourceType, resourceTypes } from '../../../definitions/index.js';
 import { errors } from '../../../errors.js';
-import { compartmentMembers } from '../../../search/index.js';
+import { compartmentMembers, isResultParameter } from '../../../search/index.js';
 import { grantingScopes } from '../../../smart-auth/index.js';
 import type { Database } from '../../../store/index.js';
 import { readableCurrent } from '../../access-checks.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../../types.js';
 import { inputParameters } from '../parameters.js';
-import { createJob, SUPPORTING_TYPES, type ExportLevel } from './jobs.js';
+import { createJob, SUPPORTING_TYPES, type ExportLevel, type TypeFilters } from './jobs.js';
 import { runnerFor } from './runner.js';
 
 /** `_outputFormat` values the IG asks servers to take; all mean NDJSON of FHIR resources. */
 const OUTPUT_FORMATS = new Set(['application/fhir+ndjson', 'application/ndjson', 'ndjson']);
 /** Kick-off parameters the IG defines that this server does not run: an error, unless `Prefer: handling=lenient`. */
-const UNSUPPORTED = new Set(['_elements', '_typeFilter', 'patient', 'includeAssociatedData', 'organizeOutputBy', 'allowPartialManifests']);
+const UNSUPPORTED = new Set(['_elements', 'patient', 'includeAssociatedData', 'organizeOutputBy', 'allowPartialManifests']);
 /** FHIR instant: a time with seconds and a zone. */
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -29,6 +29,8 @@ interface KickOffParameters {
   outputFormat: string;
   types?: string[];
   since?: string;
+  /** `_typeFilter` values as given: `Type?query`, several in one value separated by commas. */
+  typeFilters: string[];
 }
 
 /** The kick-off's parameters: from the query (GET), or a Parameters body (POST), never both. */
@@ -62,7 +64,32 @@ function kickOffParameters(request: FhirRequest): KickOffParameters {
   if (since !== undefined && (!INSTANT.test(since) || Number.isNaN(Date.parse(since)))) {
     throw errors.badRequest(`_since "${since}" is not a FHIR instant (e.g. 2024-01-01T00:00:00Z)`);
   }
-  return { outputFormat, types, since };
+  return { outputFormat, types, since, typeFilters: values.get('_typeFilter') ?? [] };
+}
+
+/**
+ * `_typeFilter` (export.html#_typefilter): FHIR searches, `Type?query`, that select what is exported
+ * of their type; a resource is exported when it matches one of its type's. Repeated parameters and
+ * comma-separated lists are both read (a comma starts a new search only before `Type?`). Each search's
+ * parameters are checked as a search checks them; result parameters (`_count`, `_sort`) and types
+ * the export leaves out are refused.
+ */
+async function typeFilters(given: string[], exported: string[], context: InteractionContext): Promise<TypeFilters | undefined> {
+  if (given.length === 0) return undefined;
+  const filters: TypeFilters = {};
+  for (const filter of given.flatMap((value) => value.split(/,(?=[A-Z][A-Za-z]*\?)/))) {
+    const mark = filter.indexOf('?');
+    const type = mark < 0 ? filter : filter.slice(0, mark);
+    const query = mark < 0 ? '' : filter.slice(mark + 1);
+    if (!isResourceType(type)) throw errors.badRequest(`_typeFilter "${filter}" must be a search on a resource type: Type?param=value`);
+    if (!exported.includes(type)) throw errors.badRequest(`_typeFilter "${filter}" is on ${type}, which this export does not include`);
+    const params = new URLSearchParams(query);
+    const shaping = [...params.keys()].filter(isResultParameter);
+    if (shaping.length) throw errors.badRequest(`_typeFilter "${filter}" may only select resources; ${shaping.join(', ')} shape a result`);
+    await context.search.checkCriteria(context.store.db, type, params);
+    (filters[type] ??= []).push(query);
+  }
+  return filters;
 }
 
 /** The Patient ids a Group's members refer to (`Patient/id`, or an absolute URL on this server). */
@@ -107,6 +134,7 @@ export async function exportOperation(request: FhirRequest, context: Interaction
     if (group.deleted) throw errors.notFound('Group', id as string);
     patients = groupPatients(JSON.parse(group.json as string) as Group, context.baseUrl);
   }
+  const filters = await typeFilters(parameters.typeFilters, types, context);
   const query = request.query.toString();
   const job = await createJob(context.store.db, {
     policy,
@@ -115,6 +143,7 @@ export async function exportOperation(request: FhirRequest, context: Interaction
     patients,
     resourceTypes: types,
     since: parameters.since,
+    typeFilters: filters,
     requestUrl: `${context.baseUrl}/${request.path}${query ? `?${query}` : ''}`,
     outputFormat: parameters.outputFormat,
   });

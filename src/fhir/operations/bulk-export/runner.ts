@@ -296,7 +296,8 @@ export class BulkExportRunner {
   /**
    * The next page of one type, in id order after the job's position: current (not deleted) versions
    * changed no later than the transaction time (and after `_since`), that the requester's policy
-   * lets it read; at patient and group level, only the selected compartment resources.
+   * lets it read and that match one of the type's `_typeFilter` searches, if it has any; at patient
+   * and group level, only the selected compartment resources.
    */
   private async pageQuery(tx: BatchedTransaction, job: ExportJobRow, type: string): Promise<SqlFragment> {
     const access = await this.options.search.accessFilter(tx, loadPolicy(job.policy), [type], ['r']);
@@ -308,6 +309,8 @@ export class BulkExportRunner {
       ...(job.since ? [fragment('(r.last_updated > $?) IS TRUE', job.since)] : []),
       access,
     ];
+    const filters = job.type_filters?.[type];
+    if (filters) conditions.push(await this.options.search.anyCriteriaCondition(tx, type, filters, loadPolicy(job.policy)));
     const where = conditions.map((c) => `(${c.sql})`).join(' AND ');
     const values = conditions.flatMap((c) => c.values);
     const after = job.after_id ?? '';
