@@ -178,7 +178,7 @@ export async function buildServer(config: Config, db: Database, logger: boolean 
   });
   bulkExportHttp(app, { db, auth, fhirBaseUrl });
   await app.register(adminUsersHttp, { auth });
-  await app.register(smartAuthHttp, { auth, config, fhirBaseUrl });
+  await app.register(smartAuthHttp, { auth, config, fhirBaseUrl, checkScopeQuery: (type, query) => search.checkCriteria(db, type, query) });
   app.setNotFoundHandler((request, reply) => {
     const error = errors.unknownRoute(request.method, request.url);
     return reply.code(404).type('application/fhir+json; charset=utf-8').send(JSON.stringify(error.toOperationOutcome()));

@@ -15,6 +15,7 @@ import { RefreshTokens } from './oauth/refresh-tokens.js';
 import { registerRoutes } from './oauth/register.js';
 import { revokeRoutes } from './oauth/revoke.js';
 import { tokenRoutes } from './oauth/token.js';
+import type { ScopeQueryCheck } from './oauth/granted-scopes.js';
 import { authenticationEvent } from './audit/index.js';
 import { tokenClientKey, tokenRateLimit } from './rate-limit.js';
 
@@ -22,6 +23,7 @@ export interface SmartAuthHttpOptions {
   auth: SmartAuth;
   config: Config;
   fhirBaseUrl: string;
+  checkScopeQuery: ScopeQueryCheck;
 }
 
 declare module 'fastify' {
@@ -65,6 +67,7 @@ function oauthServer(options: SmartAuthHttpOptions): OAuthServer {
     interactions: new Interactions(auth.db),
     allowPrivateCallbacks: config.allowPrivateCallbacks,
     secureCookies: config.baseUrl.startsWith('https:'),
+    checkScopeQuery: options.checkScopeQuery,
   };
 }
 

@@ -57,6 +57,18 @@ describe('the admin client and client_credentials', () => {
     }
   });
 
+  it('refuses a query-narrowed scope whose query is no search of its type: invalid_scope naming the parameter', async () => {
+    for (const [scope, mention] of [
+      ['system/Patient.rs?category=x', 'category'],
+      ['system/Observation.rs?date=yesterday', 'date'],
+    ]) {
+      const response = await token({ scope }, { authorization: basic(ADMIN_CLIENT_ID, ADMIN_CLIENT_SECRET) });
+      expectOAuthError(response, 400, 'invalid_scope');
+      expect(response.body.error_description).toContain(scope);
+      expect(response.body.error_description).toContain(mention);
+    }
+  });
+
   it('refuses a scope that does not parse, and a missing scope', async () => {
     expectOAuthError(await token({ scope: 'system/Nonsense.rs' }, { authorization: basic(ADMIN_CLIENT_ID, ADMIN_CLIENT_SECRET) }), 400, 'invalid_scope');
     expectOAuthError(await token({}, { authorization: basic(ADMIN_CLIENT_ID, ADMIN_CLIENT_SECRET) }), 400, 'invalid_scope');

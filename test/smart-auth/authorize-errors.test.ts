@@ -90,8 +90,8 @@ describe('/oauth/authorize errors', () => {
     expect(params.get('state')).toBe('state-123');
   });
 
-  it('redirects invalid_scope for scopes beyond the registration, and for none', async () => {
-    for (const scope of ['openid user/*.rs', 'patient/*.cruds', 'system/*.rs', 'admin', 'online_access', 'patient/Unknown.rs']) {
+  it('redirects invalid_scope for scopes beyond the registration, for a query that is no search of its type, and for none', async () => {
+    for (const scope of ['openid user/*.rs', 'patient/*.cruds', 'system/*.rs', 'admin', 'online_access', 'patient/Unknown.rs', 'patient/Patient.rs?category=x']) {
       const params = redirectParams(await send(server.app, 'GET', authorizeUrl({ clientId: client.client_id, scope, challenge })));
       expect(params.get('error'), scope).toBe('invalid_scope');
     }

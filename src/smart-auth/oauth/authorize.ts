@@ -6,7 +6,7 @@ import type { Client } from './clients.js';
 import type { GrantContext } from './codes.js';
 import type { OAuthServer } from './context.js';
 import { formBody, singleValued, type OAuthParams } from './form.js';
-import { boundByRole, notCoveredBy, withoutPatientScopes } from './granted-scopes.js';
+import { boundByRole, notCoveredBy, refuseUnsearchableScopes, withoutPatientScopes } from './granted-scopes.js';
 import type { AuthorizationRequest, Interaction } from './interactions.js';
 import { consentPage, errorPage, loginPage, patientPage, type PageFrame } from './pages.js';
 import { findPatient, findPatients } from './patients.js';
@@ -80,6 +80,7 @@ async function validatedRequest(server: OAuthServer, client: Client, params: OAu
   if (scope.length === 0) throw oauthErrors.invalidScope('scope is required');
   const refused = notCoveredBy(client.scope, scope);
   if (refused.length) throw oauthErrors.invalidScope(`The client may not be granted: ${refused.join(' ')}`);
+  await refuseUnsearchableScopes(scope, server.checkScopeQuery);
   const request: AuthorizationRequest = {
     clientId: client.clientId,
     redirectUri: params.redirect_uri as string,

@@ -3,6 +3,7 @@ import type { ClientAuthContext } from './client-auth.js';
 import type { Clients } from './clients.js';
 import type { AuthorizationCodes } from './codes.js';
 import type { Endpoints } from './discovery.js';
+import type { ScopeQueryCheck } from './granted-scopes.js';
 import type { Interactions } from './interactions.js';
 import type { Launches } from './launch.js';
 import type { RefreshTokens } from './refresh-tokens.js';
@@ -24,4 +25,6 @@ export interface OAuthServer {
   allowPrivateCallbacks: boolean;
   /** Cookies are marked Secure when the server is reached over https. */
   secureCookies: boolean;
+  /** Whether a v2 scope's query (`?category=laboratory`) is a search the server can run. */
+  checkScopeQuery: ScopeQueryCheck;
 }

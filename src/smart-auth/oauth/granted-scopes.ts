@@ -1,4 +1,6 @@
 import { isResourceType } from '../../definitions/index.js';
+import { FhirError } from '../../errors.js';
+import { oauthErrors } from '../auth-errors.js';
 import { parseResourceScope, scopeCovers, type ResourceScope } from '../scopes.js';
 import type { Role } from '../users.js';
 
@@ -12,6 +14,27 @@ export function resourceScope(scope: string): ResourceScope | undefined {
 /** Whether a scope means anything here: a context scope or a resource scope that parses. */
 export function isKnownScope(scope: string): boolean {
   return (CONTEXT_SCOPES as readonly string[]).includes(scope) || resourceScope(scope) !== undefined;
+}
+
+/** Checks a search's criteria on one type as the search API would (400 `FhirError` when they do not build). */
+export type ScopeQueryCheck = (resourceType: string, query: URLSearchParams) => Promise<void>;
+
+/**
+ * Refuses (`invalid_scope`) a v2 scope whose query the server cannot search with
+ * (`patient/Patient.rs?category=x`: Patient has no `category`): granted, it would make every
+ * request on that type fail. A query on every type (`patient/*.rs?…`) is checked when it is used.
+ */
+export async function refuseUnsearchableScopes(scopes: string[], check: ScopeQueryCheck): Promise<void> {
+  for (const scope of scopes) {
+    const parsed = resourceScope(scope);
+    if (!parsed?.query || parsed.resourceType === '*') continue;
+    try {
+      await check(parsed.resourceType, parsed.query);
+    } catch (error) {
+      if (error instanceof FhirError) throw oauthErrors.invalidScope(`${scope}: ${error.message}`);
+      throw error;
+    }
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import { isConfidential, type Client } from './clients.js';
 import type { GrantContext, IssuedFromCode } from './codes.js';
 import type { OAuthServer } from './context.js';
 import { formBody, required, singleValued, type OAuthParams } from './form.js';
-import { boundByRole, notCoveredBy } from './granted-scopes.js';
+import { boundByRole, notCoveredBy, refuseUnsearchableScopes } from './granted-scopes.js';
 import { fhirUserClaim, issueIdToken } from './id-token.js';
 import { verifierMatches } from './pkce.js';
 
@@ -146,6 +146,7 @@ async function clientCredentialsGrant(server: OAuthServer, client: Client, param
   if (notSystem.length) throw oauthErrors.invalidScope(`A backend service is granted system/ scopes only: ${notSystem.join(' ')}`);
   const refused = notCoveredBy(client.scope, requested);
   if (refused.length) throw oauthErrors.invalidScope(`The client may not be granted: ${refused.join(' ')}`);
+  await refuseUnsearchableScopes(requested, server.checkScopeQuery);
   const scope = requested.join(' ');
   const accessToken = await server.auth.tokens.issue({ sub: client.clientId, client_id: client.clientId, scope });
   return { access_token: accessToken, token_type: 'Bearer', expires_in: ACCESS_TOKEN_SECONDS, scope };
