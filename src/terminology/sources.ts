@@ -12,10 +12,10 @@ export function stripVersion(canonical: string): string {
   return bar < 0 ? canonical : canonical.slice(0, bar);
 }
 
-let definitions: TerminologySource | undefined;
+let definitions: (TerminologySource & { codeSystemUrls: string[] }) | undefined;
 
 /** The ValueSets and CodeSystems of the R4 definitions (FHIR, v2 and v3 terminology), loaded once. */
-export function definitionsSource(): TerminologySource {
+export function definitionsSource(): TerminologySource & { codeSystemUrls: string[] } {
   if (definitions) return definitions;
   const valueSets = new Map<string, ValueSet>();
   const codeSystems = new Map<string, CodeSystem>();
@@ -29,8 +29,17 @@ export function definitionsSource(): TerminologySource {
       else if (resource.resourceType === 'CodeSystem') codeSystems.set(resource.url, resource);
     }
   }
-  definitions = { valueSet: (url) => valueSets.get(stripVersion(url)), codeSystem: (url) => codeSystems.get(stripVersion(url)) };
+  definitions = {
+    valueSet: (url) => valueSets.get(stripVersion(url)),
+    codeSystem: (url) => codeSystems.get(stripVersion(url)),
+    codeSystemUrls: [...codeSystems.keys()].sort(),
+  };
   return definitions;
+}
+
+/** The canonical URLs of the code systems of the R4 definitions. */
+export function definitionCodeSystemUrls(): string[] {
+  return definitionsSource().codeSystemUrls;
 }
 
 /** Looks in `first` (e.g. resources stored on the server), then in `fallback`. */

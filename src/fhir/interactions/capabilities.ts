@@ -5,8 +5,10 @@ import { TOPIC_CANONICAL_EXTENSION, topicCanonicals, WEBSOCKET_EXTENSION, websoc
 import { ownDefinitionUrl } from '../operations/definitions.js';
 import { OPERATIONS, operationAppliesTo } from '../operations/index.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
+import { errors } from '../../errors.js';
+import { terminologyCapabilities } from './terminology-capabilities.js';
 
-const SERVER_VERSION = '0.1.0';
+const SOFTWARE = { name: 'fhir-server', version: '0.1.0' };
 
 function operationsAt(baseUrl: string, level: 'system' | 'type' | 'instance', type?: string) {
   return OPERATIONS.filter((op) => op.levels.includes(level) && (level === 'system' || operationAppliesTo(op, type))).map((op) => ({
@@ -118,7 +120,7 @@ export function capabilityStatement(baseUrl: string, registry: SearchParameterRe
     kind: 'instance',
     // Bulk Data Access IG v2: $export at system, Patient and Group level (operations below).
     instantiates: ['http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data'],
-    software: { name: 'fhir-server', version: SERVER_VERSION },
+    software: SOFTWARE,
     implementation: { description: 'FHIR R4 server on PostgreSQL', url: baseUrl },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json'],
@@ -140,8 +142,16 @@ export function capabilityStatement(baseUrl: string, registry: SearchParameterRe
   return statement;
 }
 
-/** capabilities: GET [base]/metadata (http.html#capabilities). */
-export async function capabilities(_request: FhirRequest, context: InteractionContext): Promise<FhirResponse> {
+/**
+ * capabilities: GET [base]/metadata (http.html#capabilities). `mode=full` (the default) and
+ * `mode=normative` give the CapabilityStatement, `mode=terminology` the TerminologyCapabilities.
+ */
+export async function capabilities(request: FhirRequest, context: InteractionContext): Promise<FhirResponse> {
+  const mode = request.query.get('mode') ?? 'full';
+  if (mode === 'terminology') {
+    return { status: 200, body: await terminologyCapabilities(context.tx ?? context.store.db, context.baseUrl, SOFTWARE) };
+  }
+  if (mode !== 'full' && mode !== 'normative') throw errors.invalidSearchValue('mode', mode, 'expected full, normative or terminology');
   const statement = capabilityStatement(context.baseUrl, context.search.registry);
   const topics = await topicCanonicals(context.tx ?? context.store.db);
   return { status: 200, body: withSubscriptionTopics(statement, topics) };

@@ -156,4 +156,30 @@ describe('capabilities', () => {
     expect(json.status).toBe(200);
     expect(json.body.resourceType).toBe('CapabilityStatement');
   });
+  describe('modes (http.html#capabilities)', () => {
+    it('mode=terminology is a TerminologyCapabilities: the R4 code systems and stored ones, and how $expand pages', async () => {
+      const created = await fhirRequest(server.app, 'POST', '/fhir/CodeSystem', {
+        resourceType: 'CodeSystem',
+        url: 'http://example.org/fhir/CodeSystem/colours',
+        status: 'active',
+        content: 'complete',
+        concept: [{ code: 'red' }],
+      });
+      expect(created.status).toBe(201);
+      const response = await fhirRequest(server.app, 'GET', '/fhir/metadata?mode=terminology', undefined, { authorization: '' });
+      expect(response.status).toBe(200);
+      expect(response.body).toMatchObject({ resourceType: 'TerminologyCapabilities', status: 'active', kind: 'instance', expansion: { paging: true } });
+      const uris = response.body.codeSystem.map((c: { uri: string }) => c.uri);
+      expect(uris).toEqual(expect.arrayContaining(['http://hl7.org/fhir/administrative-gender', 'http://example.org/fhir/CodeSystem/colours']));
+    });
+
+    it('mode=full and mode=normative are the CapabilityStatement; another mode is 400', async () => {
+      for (const mode of ['full', 'normative']) {
+        expect((await fhirRequest(server.app, 'GET', `/fhir/metadata?mode=${mode}`)).body.resourceType).toBe('CapabilityStatement');
+      }
+      const bad = await fhirRequest(server.app, 'GET', '/fhir/metadata?mode=everything');
+      expect(bad.status).toBe(400);
+      expect(bad.body.resourceType).toBe('OperationOutcome');
+    });
+  });
 });
