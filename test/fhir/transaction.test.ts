@@ -313,6 +313,19 @@ describe('urn:uuid fullUrls are replaced by the new identities everywhere (http.
     expect(obs.subject.reference).toBe('Patient/tx-put-123');
   });
 
+  it('fails when a reference is a urn:uuid that is the fullUrl of no entry: 400 naming it, nothing stored', async () => {
+    const dangling = uuid();
+    const response = await expectRejected(
+      [
+        { fullUrl: uuid(), resource: patient(), request: { method: 'POST', url: 'Patient' } },
+        { fullUrl: uuid(), resource: observation({ subject: { reference: dangling } }), request: { method: 'POST', url: 'Observation' } },
+      ],
+      400,
+      'Bundle.entry[1]',
+    );
+    expect(JSON.stringify(response.body)).toContain(dangling);
+  });
+
   it('ignores the id a POST entry carries and assigns a new one', async () => {
     const response = await postBundle(
       server,

@@ -6,7 +6,7 @@ import { bundleSource } from '../transaction/bundle-source.js';
 import { BundleEntries, type ParsedEntry } from '../transaction/entries.js';
 import type { EntryResponses } from '../transaction/entry-responses.js';
 import { entryFailure, errorResponse, responseEntryJson } from '../transaction/entry-response.js';
-import { rewriteReferences } from '../transaction/references.js';
+import { rewriteReferences, unresolvedPlaceholder } from '../transaction/references.js';
 import { existingResponse, writeResponse } from '../response.js';
 import type { FhirRequest, FhirResponse, InteractionContext } from '../types.js';
 import { newResourceId, type BatchedTransaction, type StoredVersion } from '../../store/index.js';
@@ -189,6 +189,8 @@ async function runEntry(bundle: BundleEntries, entry: ParsedEntry, plan: Plan, c
   const request = await bundle.request(entry);
   if (entry.assignedId) request.body = { ...(request.body as object), id: entry.assignedId };
   request.body = rewriteReferences(request.body, plan.ids);
+  const placeholder = unresolvedPlaceholder(request.body);
+  if (placeholder) throw errors.badRequest(`The reference ${placeholder} is the fullUrl of no entry in this transaction`);
   const create = plan.creates.get(entry.index);
   if (!create) return dispatch(request, context);
   if (create.kind === 'existing') return existingResponse(request, context, create.version);

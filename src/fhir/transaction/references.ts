@@ -57,3 +57,23 @@ export function conditionalReferences(value: unknown, found: Set<string> = new S
   }
   return found;
 }
+
+/**
+ * The first `reference` in a resource that is still a `urn:uuid:` placeholder once the entries'
+ * fullUrls are rewritten: it names no entry of the transaction, and stored it would refer to nothing.
+ */
+export function unresolvedPlaceholder(value: unknown): string | undefined {
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const found = unresolvedPlaceholder(item);
+      if (found) return found;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === 'reference' && typeof v === 'string' && v.startsWith('urn:uuid:')) return v;
+      const found = unresolvedPlaceholder(v);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
