@@ -18,6 +18,7 @@ const NAMESPACE_ATTRIBUTE = /(?:^|\s)xmlns\s*=\s*(["'])(.*?)\1/;
 const EVENT_ATTRIBUTE = /(?:^|\s)(on[a-z]+)\s*=/i;
 const SCRIPT_URL = /(?:^|\s)(?:href|src)\s*=\s*(["'])\s*(?:javascript|vbscript):/i;
 const NO_BREAK_SPACE = /&nbsp;|&#160;|&#xa0;/gi;
+const QUOTED = /"[^"]*"|'[^']*'/g;
 
 interface Tag {
   name: string;
@@ -79,7 +80,8 @@ function scanMarkup(div: string): Markup | string {
 function forbiddenMarkup(tags: Tag[]): string | undefined {
   for (const { name, attributes } of tags) {
     if (FORBIDDEN_ELEMENTS.has(name.toLowerCase())) return `a <${name}> element`;
-    const event = EVENT_ATTRIBUTE.exec(attributes);
+    // Attribute values may mention `onclick=` as text: only attribute names count.
+    const event = EVENT_ATTRIBUTE.exec(attributes.replace(QUOTED, '""'));
     if (event) return `an event attribute (${event[1]})`;
     if (SCRIPT_URL.test(attributes)) return 'a script URL';
   }

@@ -401,6 +401,7 @@ describe('rule 6: the narrative (datatypes.html#xhtml, narrative.html txt-1 and 
     `<div ${XHTML}><p>Amy <b>Shaw</b></p><table><tr><td style="color: red">1</td></tr></table><a href="http://example.org">x</a></div>`,
     `<div xmlns='http://www.w3.org/1999/xhtml' lang="en"><img src="#photo" alt=""/></div>`,
     `<div ${XHTML}><p title="on call = yes">onload: not an attribute</p></div>`,
+    `<div ${XHTML}><p title="see x onclick=y">text</p></div>`,
     `<div ${XHTML}><!-- a <comment> -->5 &lt; 6</div>`,
   ])('accepts %s', (div) => {
     expect(errorsOf(withDiv(div))).toEqual([]);
