@@ -293,9 +293,7 @@ export class SearchEngine {
    * unknown parameters and bad values are the search's own 400 errors.
    */
   async checkCriteria(db: Queryable, type: string, params: URLSearchParams): Promise<void> {
-    const parsed = parseSearchParams(params, true);
-    const context = new BuildContext(this.registry, this.terminology, db, this.baseUrl);
-    for (const { key, values } of parsed.criteria) await criterionCondition(context, [type], key, values, ALIAS);
+    await criteriaConditions(new BuildContext(this.registry, this.terminology, db, this.baseUrl), type, params);
   }
 
   /**
@@ -306,12 +304,7 @@ export class SearchEngine {
   async anyCriteriaCondition(db: Queryable, type: string, queries: string[], policy: AccessPolicy): Promise<SqlFragment> {
     const context = new BuildContext(this.registry, this.terminology, db, this.baseUrl, policy);
     const alternatives: SqlFragment[] = [];
-    for (const query of queries) {
-      const { criteria } = parseSearchParams(new URLSearchParams(query), true);
-      const conditions: SqlFragment[] = [];
-      for (const { key, values } of criteria) conditions.push(await criterionCondition(context, [type], key, values, ALIAS));
-      alternatives.push(and(conditions));
-    }
+    for (const query of queries) alternatives.push(and(await criteriaConditions(context, type, new URLSearchParams(query))));
     return or(alternatives);
   }
 
@@ -428,8 +421,7 @@ export class SearchEngine {
       const context = new BuildContext(this.registry, this.terminology, db, this.baseUrl, check.access);
       const conditions: SqlFragment[] = [];
       if (check.access) conditions.push(await accessCondition(context, check.access, [type], ['r'], ALIAS));
-      const parsed = parseSearchParams(check.params, true);
-      for (const { key, values } of parsed.criteria) conditions.push(await criterionCondition(context, [type], key, values, ALIAS));
+      conditions.push(...(await criteriaConditions(context, type, check.params)));
       return and(conditions);
     } catch {
       return fragment('FALSE');
@@ -447,6 +439,13 @@ export class SearchEngine {
     const page = await this.search(db, { types: [type], params, strict: true, access });
     return page.matches;
   }
+}
+
+/** The conditions on `r` of a search's criteria on one type; unknown parameters and bad values are 400 errors. */
+async function criteriaConditions(context: BuildContext, type: string, params: URLSearchParams): Promise<SqlFragment[]> {
+  const conditions: SqlFragment[] = [];
+  for (const { key, values } of parseSearchParams(params, true).criteria) conditions.push(await criterionCondition(context, [type], key, values, ALIAS));
+  return conditions;
 }
 
 interface PageRow {

@@ -9,6 +9,7 @@ import { errors } from '../../errors.js';
 import { terminologyCapabilities } from './terminology-capabilities.js';
 
 const SOFTWARE = { name: 'fhir-server', version: '0.1.0' };
+const implementation = (url: string) => ({ description: 'FHIR R4 server on PostgreSQL', url });
 
 function operationsAt(baseUrl: string, level: 'system' | 'type' | 'instance', type?: string) {
   return OPERATIONS.filter((op) => op.levels.includes(level) && (level === 'system' || operationAppliesTo(op, type))).map((op) => ({
@@ -121,7 +122,7 @@ export function capabilityStatement(baseUrl: string, registry: SearchParameterRe
     // Bulk Data Access IG v2: $export at system, Patient and Group level (operations below).
     instantiates: ['http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data'],
     software: SOFTWARE,
-    implementation: { description: 'FHIR R4 server on PostgreSQL', url: baseUrl },
+    implementation: implementation(baseUrl),
     fhirVersion: '4.0.1',
     format: ['application/fhir+json', 'json'],
     patchFormat: ['application/json-patch+json', 'application/fhir+json'],
@@ -149,7 +150,7 @@ export function capabilityStatement(baseUrl: string, registry: SearchParameterRe
 export async function capabilities(request: FhirRequest, context: InteractionContext): Promise<FhirResponse> {
   const mode = request.query.get('mode') ?? 'full';
   if (mode === 'terminology') {
-    return { status: 200, body: await terminologyCapabilities(context.tx ?? context.store.db, context.baseUrl, SOFTWARE) };
+    return { status: 200, body: await terminologyCapabilities(context.tx ?? context.store.db, { software: SOFTWARE, implementation: implementation(context.baseUrl) }) };
   }
   if (mode !== 'full' && mode !== 'normative') throw errors.invalidSearchValue('mode', mode, 'expected full, normative or terminology');
   const statement = capabilityStatement(context.baseUrl, context.search.registry);

@@ -14,15 +14,14 @@ async function storedCodeSystemUrls(db: Queryable): Promise<string[]> {
  * ($expand, $lookup, $validate-code) know, the code systems of the R4 definitions and those stored
  * here, and how $expand pages and filters.
  */
-export async function terminologyCapabilities(db: Queryable, baseUrl: string, software: { name: string; version: string }): Promise<TerminologyCapabilities> {
+export async function terminologyCapabilities(db: Queryable, about: Pick<TerminologyCapabilities, 'software' | 'implementation'>): Promise<TerminologyCapabilities> {
   const urls = [...new Set([...definitionCodeSystemUrls(), ...(await storedCodeSystemUrls(db))])].sort();
   return {
     resourceType: 'TerminologyCapabilities',
     status: 'active',
     date: new Date().toISOString(),
     kind: 'instance',
-    software,
-    implementation: { description: 'FHIR R4 server on PostgreSQL', url: baseUrl },
+    ...about,
     codeSystem: urls.map((uri) => ({ uri })),
     expansion: { hierarchical: false, paging: true, incomplete: false, textFilter: 'Codes whose code or display contains the filter text, in any case' },
     validateCode: { translations: false },

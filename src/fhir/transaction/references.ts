@@ -45,35 +45,28 @@ function rewriteNarrativeLinks(div: string, ids: ReadonlyMap<string, string>): s
   });
 }
 
-/** Every `reference` value in a resource that is a conditional reference (`Patient?identifier=x|y`). */
-export function conditionalReferences(value: unknown, found: Set<string> = new Set()): Set<string> {
+/** Every `reference` value in a resource that `wanted` accepts, at any depth. */
+function referencesWhere(value: unknown, wanted: (reference: string) => boolean, found: Set<string> = new Set()): Set<string> {
   if (Array.isArray(value)) {
-    for (const item of value) conditionalReferences(item, found);
+    for (const item of value) referencesWhere(item, wanted, found);
   } else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
-      if (k === 'reference' && typeof v === 'string' && /^[A-Z][A-Za-z]+\?./.test(v)) found.add(v);
-      else conditionalReferences(v, found);
+      if (k === 'reference' && typeof v === 'string' && wanted(v)) found.add(v);
+      else referencesWhere(v, wanted, found);
     }
   }
   return found;
 }
 
+/** Every `reference` value in a resource that is a conditional reference (`Patient?identifier=x|y`). */
+export function conditionalReferences(value: unknown): Set<string> {
+  return referencesWhere(value, (reference) => /^[A-Z][A-Za-z]+\?./.test(reference));
+}
+
 /**
- * The first `reference` in a resource that is still a `urn:uuid:` placeholder once the entries'
- * fullUrls are rewritten: it names no entry of the transaction, and stored it would refer to nothing.
+ * A `reference` in a resource that is still a `urn:uuid:` placeholder once the entries' fullUrls
+ * are rewritten: it names no entry of the transaction, and stored it would refer to nothing.
  */
 export function unresolvedPlaceholder(value: unknown): string | undefined {
-  if (Array.isArray(value)) {
-    for (const item of value) {
-      const found = unresolvedPlaceholder(item);
-      if (found) return found;
-    }
-  } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (k === 'reference' && typeof v === 'string' && v.startsWith('urn:uuid:')) return v;
-      const found = unresolvedPlaceholder(v);
-      if (found) return found;
-    }
-  }
-  return undefined;
+  return referencesWhere(value, (reference) => reference.startsWith('urn:uuid:')).values().next().value;
 }
