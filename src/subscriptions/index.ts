@@ -125,7 +125,8 @@ export class Subscriptions {
       retryBaseMs: this.options.retryBaseMs,
       allowPrivate: this.options.allowPrivateCallbacks,
       log,
-      kick: (delayMs) => (delayMs ? setTimeout(() => delivering.kick(), delayMs).unref() : delivering.kick()),
+      kick: () => delivering.kick(),
+      scanEveryMs: POLL_MS.delivery,
     });
     const upkeep = new WorkLoop(
       'subscription-housekeeping',
@@ -138,18 +139,21 @@ export class Subscriptions {
       log,
     );
     this.listener.on(CHANNELS.events, (payload) => {
+      this.delivery?.hint(payload);
       delivering.kick();
       this.hub.onEvents(payload);
     });
     this.listener.on(CHANNELS.subscriptions, (id) => {
       this.refreshWatching();
       matching.kick();
+      this.delivery?.scanAll();
       delivering.kick();
       if (!id.startsWith('Basic/')) void this.hub.onSubscriptionChanged(id).catch(() => undefined);
     });
     this.listener.onReconnect(() => {
       this.refreshWatching();
       matching.kick();
+      this.delivery?.scanAll();
       delivering.kick();
       this.hub.flushAll();
     });

@@ -20,7 +20,9 @@ export interface DeliveryOptions {
   allowPrivate: boolean;
   log: FastifyBaseLogger;
   /** Asks for another step (after a delivery ends, or when a retry falls due). */
-  kick(delayMs?: number): void;
+  kick(): void;
+  /** How often a step looks at every rest-hook subscription's state, not only those named by notifications. */
+  scanEveryMs: number;
 }
 
 /** A lease outlives the longest request; a crashed holder's lease is freed as soon as its database session ends. */
@@ -64,14 +66,37 @@ export class RestHookDelivery {
   private readonly specs = new Map<string, { version: number; spec: SubscriptionSpec | undefined }>();
   private readonly running = new Set<Promise<void>>();
   private stopping = false;
+  /** Subscriptions the matcher's notifications named as having new events, not yet looked at (see `hint`). */
+  private readonly hinted = new Set<string>();
+  /** Whether the next step looks at every subscription (see `scanAll`). */
+  private scanDue = true;
+  private lastScan = 0;
 
   constructor(private readonly options: DeliveryOptions) {}
+
+  /**
+   * The matcher's notification: the ids of the subscriptions that have new events, or "*" when
+   * there were too many to list. The next step claims those by primary key.
+   */
+  hint(payload: string): void {
+    if (payload === '*' || payload === '') this.scanDue = true;
+    else for (const id of payload.split(',')) this.hinted.add(id);
+  }
+
+  /** Has the next step look at every subscription's state: for work no event names (a handshake, a retry due, a notification missed). */
+  scanAll(): void {
+    this.scanDue = true;
+  }
 
   async step(): Promise<StepOutcome> {
     const identity = this.options.listener.identity;
     const free = MAX_IN_FLIGHT - this.inFlight.size;
     if (!identity || free <= 0 || this.stopping) return 'idle';
-    const claimed = await this.claim(identity, free);
+    const scope = this.nextScope();
+    if (scope !== 'all' && scope.length === 0) return 'idle';
+    const claimed = await this.claim(identity, free, scope);
+    // A full claim may have left work unclaimed (and a hinted one that was not due has none).
+    if (claimed.length >= free) this.scanDue = true;
     for (const state of claimed) {
       this.inFlight.add(state.id);
       const delivery: Promise<void> = this.deliver(state, identity)
@@ -81,11 +106,26 @@ export class RestHookDelivery {
         .finally(() => {
           this.inFlight.delete(state.id);
           this.running.delete(delivery);
-          this.options.kick();
+          // Named again while in flight: events came that its last update may not have seen.
+          if (this.hinted.has(state.id) || this.scanDue) this.options.kick();
         });
       this.running.add(delivery);
     }
     return 'idle';
+  }
+
+  /**
+   * What this step claims from: every subscription (on the poll, or when asked), else the hinted
+   * ones not in flight. Those in flight stay hinted: their delivery's end asks for another step.
+   */
+  private nextScope(): 'all' | string[] {
+    const scan = this.scanDue || Date.now() - this.lastScan >= this.options.scanEveryMs;
+    const ids = [...this.hinted].filter((id) => !this.inFlight.has(id));
+    for (const id of ids) this.hinted.delete(id);
+    if (!scan) return ids;
+    this.scanDue = false;
+    this.lastScan = Date.now();
+    return 'all';
   }
 
   /**
@@ -100,17 +140,17 @@ export class RestHookDelivery {
   }
 
   /**
-   * The conditions on work to do imply subscription_state_work_idx's (migration 16), which holds
-   * only rows that may have work. Each active subscription's next events come in the same
+   * Claims from `scope`: the named subscriptions (by primary key), or every rest-hook one with work
+   * (subscription_state_due_idx). Each active subscription's next events come in the same
    * statement, as many as its first notification carries, one row each (a claim without events: one
    * row without them). They are read in the statement's snapshot: an event the matcher committed
    * meanwhile may be counted in the state and not be among them; the next round reads it.
    */
-  private async claim(identity: BackendIdentity, limit: number): Promise<ClaimedState[]> {
+  private async claim(identity: BackendIdentity, limit: number, scope: 'all' | string[]): Promise<ClaimedState[]> {
     const { rows } = await this.options.db.queryPrepared<LeasedRow & { subscription_version: number | null } & Partial<EventRow>>(
       `WITH due AS (
          SELECT s.id FROM subscription_state s
-          WHERE s.channel = 'rest-hook' AND s.status IN ('requested', 'active')
+          WHERE s.channel = 'rest-hook' AND s.status IN ('requested', 'active')${scope === 'all' ? '' : ' AND s.id = ANY($6::text[])'}
             AND s.next_attempt_at <= now()
             AND NOT (s.id = ANY($1::text[]))
             AND (s.lease_until IS NULL OR s.lease_until < now()
@@ -133,7 +173,7 @@ export class RestHookDelivery {
             ORDER BY e.event_number LIMIT coalesce(c.events_per_notification, 0)
          ) n ON true
         ORDER BY c.id, n.event_number`,
-      [[...this.inFlight], limit, LEASE_SECONDS, identity.pid, identity.backendStart],
+      [[...this.inFlight], limit, LEASE_SECONDS, identity.pid, identity.backendStart, ...(scope === 'all' ? [] : [scope])],
     );
     const claimed = new Map<string, ClaimedState>();
     for (const row of rows) {
@@ -294,7 +334,10 @@ export class RestHookDelivery {
       await changeStatus(this.options.store, state.id, ['requested', 'active'], 'error', error);
       this.options.log.warn({ subscription: state.id, error }, 'subscription set to error');
     } else {
-      this.options.kick(delay + 5);
+      setTimeout(() => {
+        this.scanDue = true;
+        this.options.kick();
+      }, delay + 5).unref();
     }
   }
 }
