@@ -6,6 +6,7 @@ import { type StepOutcome } from './loop.js';
 import { notificationBundle } from './notification.js';
 import { MAX_IN_FLIGHT, postNotification, type RestHookResult } from './rest-hook-client.js';
 import { EVENT_COLUMNS, focusJoin, readEvents, stateColumns, toEvent, toState, type EventRow, type StateRow, type SubscriptionEvent, type SubscriptionState } from './state.js';
+import { CallBatcher } from './call-batcher.js';
 import { changeStatus } from './status-writes.js';
 import { eventsPerNotification, MAX_TIMEOUT_SECONDS, notifiesWithFocus, parseSubscription, type SubscriptionSpec } from './subscription-spec.js';
 import type { NotificationType } from './vocabulary.js';
@@ -50,6 +51,17 @@ const leasedColumns = (alias: string) => `${stateColumns(alias)},
  */
 type ClaimedState = LeasedState & { subscriptionVersion: number | null; nextEvents: SubscriptionEvent[] };
 
+/** What a delivery that succeeded records (see `succeeded`). */
+interface Progress {
+  id: string;
+  identity: BackendIdentity;
+  deliveredThrough: number | undefined;
+  releaseWhenDone: boolean;
+}
+
+/** How long a delivery's progress waits for others' to be stored with it. */
+const PROGRESS_WINDOW_MS = 2;
+
 /** Parsed Subscriptions kept at most (by id, each for the version it was parsed from). */
 const SPEC_CACHE_SIZE = 10_000;
 
@@ -71,6 +83,7 @@ export class RestHookDelivery {
   /** Whether the next step looks at every subscription (see `scanAll`). */
   private scanDue = true;
   private lastScan = 0;
+  private readonly progress = new CallBatcher((records: Progress[]) => this.recordProgress(records), PROGRESS_WINDOW_MS);
 
   constructor(private readonly options: DeliveryOptions) {}
 
@@ -303,20 +316,44 @@ export class RestHookDelivery {
    * Stores the progress and renews the lease; the state as it is then, while the lease is still
    * ours (one round trip, not two). `releaseWhenDone`: when every event is then delivered, the
    * lease ends in the same statement (one more saved); events the matcher appends later wake a claim.
+   * Deliveries that end together (those of one claim mostly do) record theirs in one statement.
    */
-  private async succeeded(id: string, identity: BackendIdentity, deliveredThrough: number | undefined, releaseWhenDone: boolean): Promise<LeasedState | undefined> {
-    const done = `$6 AND GREATEST(s.delivered_through, COALESCE($4, s.delivered_through)) >= s.events_since_start`;
+  private succeeded(id: string, identity: BackendIdentity, deliveredThrough: number | undefined, releaseWhenDone: boolean): Promise<LeasedState | undefined> {
+    return this.progress.call({ id, identity, deliveredThrough, releaseWhenDone });
+  }
+
+  /**
+   * One statement for several deliveries' progress. Their rows are locked in id order first (an
+   * InitPlan, run before the update takes any row), as the matcher locks them: the two cannot
+   * deadlock on one another.
+   */
+  private async recordProgress(records: Progress[]): Promise<(LeasedState | undefined)[]> {
+    const done = `p.release_when_done AND GREATEST(s.delivered_through, COALESCE(p.through, s.delivered_through)) >= s.events_since_start`;
     const { rows } = await this.options.db.queryPrepared<LeasedRow>(
-      `UPDATE subscription_state s SET delivered_through = GREATEST(s.delivered_through, COALESCE($4, s.delivered_through)),
-              attempts = 0, last_error = NULL, last_sent_at = now(), handshake_pending = CASE WHEN $4 IS NULL THEN false ELSE s.handshake_pending END,
-              lease_until = CASE WHEN ${done} THEN NULL ELSE now() + make_interval(secs => $5) END,
+      `WITH input AS (
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::boolean[], $4::int[], $5::timestamptz[]) AS p(id, through, release_when_done, pid, backend_start)
+       ), locked AS (
+         SELECT s.id FROM subscription_state s JOIN input p ON p.id = s.id ORDER BY s.id FOR UPDATE OF s
+       )
+       UPDATE subscription_state s SET delivered_through = GREATEST(s.delivered_through, COALESCE(p.through, s.delivered_through)),
+              attempts = 0, last_error = NULL, last_sent_at = now(), handshake_pending = CASE WHEN p.through IS NULL THEN false ELSE s.handshake_pending END,
+              lease_until = CASE WHEN ${done} THEN NULL ELSE now() + make_interval(secs => $6) END,
               lease_pid = CASE WHEN ${done} THEN NULL ELSE s.lease_pid END,
               lease_backend_start = CASE WHEN ${done} THEN NULL ELSE s.lease_backend_start END
-        WHERE s.id = $1 AND s.lease_pid = $2 AND s.lease_backend_start = $3
+         FROM input p
+        WHERE s.id = p.id AND s.lease_pid = p.pid AND s.lease_backend_start = p.backend_start AND (SELECT count(*) FROM locked) > 0
         RETURNING ${leasedColumns('s')}`,
-      [id, identity.pid, identity.backendStart, deliveredThrough ?? null, LEASE_SECONDS, releaseWhenDone],
+      [
+        records.map((r) => r.id),
+        records.map((r) => r.deliveredThrough ?? null),
+        records.map((r) => r.releaseWhenDone),
+        records.map((r) => r.identity.pid),
+        records.map((r) => r.identity.backendStart),
+        LEASE_SECONDS,
+      ],
     );
-    return rows[0] && toLeased(rows[0]);
+    const byId = new Map(rows.map((row) => [row.id, toLeased(row)]));
+    return records.map((r) => byId.get(r.id));
   }
 
   private async failed(state: SubscriptionState, identity: BackendIdentity, result: RestHookResult): Promise<void> {
