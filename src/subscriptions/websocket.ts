@@ -320,7 +320,10 @@ export class WebsocketHub {
     const binding = connection.bindings.get(id);
     if (!binding) return;
     this.stale.set(binding, { connection, id });
-    if (!this.catchingUp) void this.catchUp();
+    if (this.catchingUp) return;
+    // Started after the caller's loop: one notification's bindings are read in one round, not two.
+    this.catchingUp = true;
+    queueMicrotask(() => void this.catchUp());
   }
 
   /**
@@ -328,7 +331,6 @@ export class WebsocketHub {
    * binding is stale. One round at a time: each binding's events go out in event-number order.
    */
   private async catchUp(): Promise<void> {
-    this.catchingUp = true;
     try {
       while (this.stale.size > 0) {
         const round = [...this.stale].filter(([binding, { connection, id }]) => this.isCurrent(connection, id, binding));
