@@ -239,6 +239,8 @@ export class RestHookDelivery {
           return;
         }
       }
+      // Its turn ended with work left (or the process is stopping): claimed again by name, not on the next poll.
+      if (state && !state.released && hasWork(state)) this.hinted.add(claimed.id);
     } finally {
       if (!state?.released) await this.releaseLease(claimed.id, identity);
     }

@@ -177,6 +177,16 @@ describe('classic rest-hook subscriptions', () => {
     expect(await eventCount(subscription.id)).toBe(1);
   });
 
+  it('delivers a backlog longer than one turn of a claim (20 notifications) in order, all of it', async () => {
+    await subscribe('backlog', 'Appointment?actor=Practitioner/backlog');
+    const entries = Array.from({ length: 30 }, () => ({ resource: appointment('booked', ['Practitioner/backlog']), request: { method: 'POST', url: 'Appointment' } }));
+    const written = await fhirRequest(server.app, 'POST', 'fhir', { resourceType: 'Bundle', type: 'transaction', entry: entries });
+    expect(written.status, written.text).toBe(200);
+    const ids = written.body.entry.map((e: { response: { location: string } }) => /Appointment\/([^/]+)/.exec(e.response.location)?.[1]);
+    const received = await receiver.waitFor(tagged('backlog'), 30);
+    expect(received.map((r) => r.json.id)).toEqual(ids);
+  });
+
   it('retries a failing endpoint with exponential back-off until it recovers, keeping the order', async () => {
     let refusals = 2;
     const previous = receiver.respond;
