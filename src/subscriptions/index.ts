@@ -6,7 +6,7 @@ import { Database, type Store, type WriteHook } from '../store/index.js';
 import { storeClinicTopics } from './clinic-topics.js';
 import { housekeeping } from './housekeeping.js';
 import { NotificationListener } from './listener.js';
-import { WorkLoop, type StepOutcome } from './loop.js';
+import { spacingByLoad, WorkLoop, type StepOutcome } from './loop.js';
 import { Matcher } from './matcher.js';
 import { RestHookDelivery } from './rest-hook-delivery.js';
 import { CHANNELS } from './vocabulary.js';
@@ -44,8 +44,12 @@ const WORKER_POOL_SIZE = 6;
 const WORKER_SESSION = { max_parallel_workers_per_gather: 0 };
 /** How often each worker looks at the tables even without a notification. */
 const POLL_MS = { matcher: 500, delivery: 1000, housekeeping: 5000 } as const;
-/** The least time between two runs of a worker that were asked for by notifications (see WorkLoop): at most this much latency, for runs that batch the writes of that time. */
-const SPACING_MS = { matcher: 20, delivery: 10 } as const;
+/**
+ * The least time between two runs of a worker that were asked for by notifications (see WorkLoop):
+ * at most this much latency, for runs that batch the writes of that time. The matcher's grows with
+ * the process's load (spacingByLoad): each of its runs wakes delivery and the websocket hub too.
+ */
+const SPACING_MS = { matcher: { quiet: 20, busy: 50 }, delivery: 10 } as const;
 
 /**
  * FHIR Subscriptions (classic R4 and the R5 Backport IG on R4), read from the change feed after
@@ -114,7 +118,8 @@ export class Subscriptions {
     const { store } = this.options;
     const db = this.workerDb;
     await this.listener.start();
-    const matching = new WorkLoop('subscription-matcher', () => this.matchStep(), POLL_MS.matcher, log, SPACING_MS.matcher);
+    const matcherSpacing = spacingByLoad(SPACING_MS.matcher.quiet, SPACING_MS.matcher.busy);
+    const matching = new WorkLoop('subscription-matcher', () => this.matchStep(), POLL_MS.matcher, log, matcherSpacing);
     const delivering = new WorkLoop('subscription-delivery', () => (this.delivery as RestHookDelivery).step(), POLL_MS.delivery, log, SPACING_MS.delivery);
     this.delivery = new RestHookDelivery({
       db,

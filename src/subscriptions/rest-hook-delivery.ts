@@ -108,7 +108,7 @@ export class RestHookDelivery {
     const scope = this.nextScope();
     if (scope !== 'all' && scope.length === 0) return 'idle';
     const claimed = await this.claim(identity, free, scope);
-    // A full claim may have left work unclaimed (and a hinted one that was not due has none).
+    // As many claimed as there was room for: more may be due, so the next step looks at all.
     if (claimed.length >= free) this.scanDue = true;
     for (const state of claimed) {
       this.inFlight.add(state.id);

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { FastifyBaseLogger } from 'fastify';
-import { WorkLoop, type StepOutcome } from '../../src/subscriptions/loop.js';
+import { spacingByLoad, WorkLoop, type StepOutcome } from '../../src/subscriptions/loop.js';
 
 const silentLog = { error: () => undefined } as unknown as FastifyBaseLogger;
 const POLL_MS = 1000;
@@ -54,5 +54,31 @@ describe('WorkLoop', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(starts).toEqual([0, SPACING_MS]);
     await loop.stop();
+  });
+});
+
+describe('spacingByLoad', () => {
+  const busyFor = (ms: number) => {
+    const until = performance.now() + ms;
+    while (performance.now() < until);
+  };
+  const idleFor = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('keeps the short spacing while the event loop is idle, grows to the long one when it is saturated, and comes back', async () => {
+    const spacing = spacingByLoad(20, 50);
+    await idleFor(20);
+    expect(spacing()).toBe(20);
+    let busy = 0;
+    for (let i = 0; i < 25; i++) {
+      busyFor(20);
+      busy = spacing();
+    }
+    expect(busy).toBeGreaterThan(45);
+    let quiet = busy;
+    for (let i = 0; i < 25; i++) {
+      await idleFor(20);
+      quiet = spacing();
+    }
+    expect(quiet).toBe(20);
   });
 });
