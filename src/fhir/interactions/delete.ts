@@ -19,13 +19,19 @@ function deleteResponse(request: FhirRequest, results: WriteResult[], message: s
   return { status: 200, ...version, body: informational(message) };
 }
 
+/** What a delete did: a deletion, or none because there was nothing (a version number of 0) or it was already deleted. */
+function deleteMessage(type: string, id: string, result: WriteResult): string {
+  if (result.outcome === 'deleted') return `Deleted ${type}/${id}`;
+  if (result.versionId > 0) return `${type}/${id} was already deleted; nothing changed`;
+  return `${type}/${id} does not exist; nothing was deleted`;
+}
+
 /** delete: DELETE [type]/[id]. Logical: the history stays, later reads are 410. */
 export async function deleteInteraction(request: FhirRequest, context: InteractionContext, type: string, id: string): Promise<FhirResponse> {
   if (!isValidId(id)) throw errors.invalidId(id);
   const ifMatch = request.headers.ifMatch ? parseETagVersion(request.headers.ifMatch) : undefined;
   const result = await write(context, { operation: 'delete', resourceType: type, id, ifMatch });
-  const message = result.outcome === 'deleted' ? `Deleted ${type}/${id}` : `${type}/${id} does not exist; nothing was deleted`;
-  return deleteResponse(request, [result], message);
+  return deleteResponse(request, [result], deleteMessage(type, id, result));
 }
 
 /** Conditional delete: DELETE [type]?criteria; one match is deleted, none is a success, several are 412. */

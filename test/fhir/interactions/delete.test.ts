@@ -71,6 +71,7 @@ describe('delete', () => {
     expect(response.status).toBe(200);
     expect(response.body.resourceType).toBe('OperationOutcome');
     expect(response.body.issue[0].severity).toBe('information');
+    expect(response.body.issue[0].diagnostics).toBe('Patient/never-existed does not exist; nothing was deleted');
     expect(await rowCounts(server)).toEqual(before);
   });
 
@@ -81,6 +82,7 @@ describe('delete', () => {
 
     const response = await del(`/fhir/Patient/${id}`);
     expect(response.status).toBe(200);
+    expect(response.body.issue[0].diagnostics).toBe(`Patient/${id} was already deleted; nothing changed`);
     expect(await rowCounts(server)).toEqual(before);
     expect((await storedRows(server, 'Patient', id)).history).toHaveLength(2);
   });
