@@ -72,6 +72,8 @@ const SPEC_CACHE_SIZE = 10_000;
  * The HTTP request runs with no transaction open; the progress (`delivered_through`) is stored after
  * the endpoint accepted, so a crash in between sends it again (at least once). A failure is retried
  * with exponential back-off; after `maxAttempts` failures the Subscription's status becomes `error`.
+ * Claims look at the subscriptions the matcher's notifications name; all of them only now and then
+ * (see `nextScope`): the tables stay the record, and a missed notification costs latency only.
  */
 export class RestHookDelivery {
   private readonly inFlight = new Set<string>();
