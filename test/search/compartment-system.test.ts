@@ -53,6 +53,13 @@ beforeAll(async () => {
     // In cp-1's compartment through recorder only.
     allergy('cp-ai-1', { patient: ref('Patient/cp-3'), recorder: ref('Patient/cp-1') }),
     allergy('cp-ai-3', { patient: ref('Patient/cp-3') }),
+    // Members of the other R4 compartments: of Encounter cp-enc-1, Practitioner cp-pr, Device cp-dev, RelatedPerson cp-rp.
+    observation('cp-obs-enc', 'Z', { subject: ref('Patient/cp-3'), encounter: ref('Encounter/cp-enc-1'), performer: [ref('Practitioner/cp-pr')] }),
+    encounter('cp-enc-pr', { subject: ref('Patient/cp-3'), participant: [{ individual: ref('Practitioner/cp-pr') }] }),
+    { resourceType: 'Device', id: 'cp-dev' },
+    observation('cp-obs-dev', 'D', { subject: ref('Patient/cp-3'), device: ref('Device/cp-dev') }),
+    { resourceType: 'RelatedPerson', id: 'cp-rp', patient: ref('Patient/cp-3') },
+    patient('cp-4', { ...named('Cared'), link: [{ other: ref('RelatedPerson/cp-rp'), type: 'seealso' }] }),
   );
   await remove(server, 'Observation/cp-obs-gone');
 
@@ -121,6 +128,28 @@ describe('compartment search', () => {
     const response = await searchOk(server, '/fhir/Patient/nobody/Observation');
     expect(matches(response)).toEqual([]);
     expect(response.body.total).toBe(0);
+  });
+
+  it('serves the other R4 compartments: Encounter, Practitioner, Device, RelatedPerson', async () => {
+    expect(matches(await searchOk(server, '/fhir/Encounter/cp-enc-1/Observation'))).toEqual(['Observation/cp-obs-enc']);
+    expect(matches(await searchOk(server, '/fhir/Encounter/cp-enc-1/*?_type=Encounter,Observation'))).toEqual(['Encounter/cp-enc-1', 'Observation/cp-obs-enc']);
+    expect(matches(await searchOk(server, '/fhir/Practitioner/cp-pr/Observation'))).toEqual(['Observation/cp-obs-enc']);
+    expect(matches(await searchOk(server, '/fhir/Practitioner/cp-pr/Encounter'))).toEqual(['Encounter/cp-enc-pr']);
+    expect(matches(await searchOk(server, '/fhir/Device/cp-dev/Observation'))).toEqual(['Observation/cp-obs-dev']);
+    expect(matches(await searchOk(server, '/fhir/RelatedPerson/cp-rp/Patient'))).toEqual(['Patient/cp-4']);
+    await expectBadRequest(server, '/fhir/Encounter/cp-enc-1/Patient');
+    await expectBadRequest(server, '/fhir/Organization/cp-org/Observation');
+  });
+
+  it('names the five compartments in the CapabilityStatement', async () => {
+    const response = await fhirRequest(server.app, 'GET', '/fhir/metadata');
+    expect(response.body.rest[0].compartment).toEqual([
+      'http://hl7.org/fhir/CompartmentDefinition/patient',
+      'http://hl7.org/fhir/CompartmentDefinition/encounter',
+      'http://hl7.org/fhir/CompartmentDefinition/practitioner',
+      'http://hl7.org/fhir/CompartmentDefinition/relatedPerson',
+      'http://hl7.org/fhir/CompartmentDefinition/device',
+    ]);
   });
 
   it('refuses a type that has no members in the compartment (400)', async () => {

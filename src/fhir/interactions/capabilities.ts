@@ -1,6 +1,6 @@
 import type { CapabilityStatement, CapabilityStatementRestResource, ResourceType } from '@medplum/fhirtypes';
 import { resourceTypes } from '../../definitions/index.js';
-import { isFullTextIndexed, SUPPORTED_MODIFIERS, type SearchParameterRegistry } from '../../search/index.js';
+import { compartmentTypes, isFullTextIndexed, SUPPORTED_MODIFIERS, type SearchParameterRegistry } from '../../search/index.js';
 import { TOPIC_CANONICAL_EXTENSION, topicCanonicals, WEBSOCKET_EXTENSION, websocketUrl } from '../../subscriptions/index.js';
 import { ownDefinitionUrl } from '../operations/definitions.js';
 import { OPERATIONS, operationAppliesTo } from '../operations/index.js';
@@ -136,11 +136,17 @@ export function capabilityStatement(baseUrl: string, registry: SearchParameterRe
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
         searchParam: COMMON_PARAMS,
         operation: operationsAt(baseUrl, 'system'),
+        compartment: compartmentTypes().map(compartmentCanonical),
       },
     ],
   };
   cached = { baseUrl, registryVersion: registry.version, statement };
   return statement;
+}
+
+/** The canonical URL of a compartment's R4 CompartmentDefinition (`RelatedPerson` -> `.../relatedPerson`). */
+function compartmentCanonical(type: string): string {
+  return `http://hl7.org/fhir/CompartmentDefinition/${type[0].toLowerCase()}${type.slice(1)}`;
 }
 
 /**
