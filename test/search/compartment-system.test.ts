@@ -3,6 +3,7 @@ import { fhirRequest, startTestServer, type FhirTestResponse, type TestServer } 
 import {
   encounter,
   expectBadRequest,
+  issueText,
   link,
   matches,
   named,
@@ -137,7 +138,7 @@ describe('compartment search', () => {
     expect(matches(await searchOk(server, '/fhir/Practitioner/cp-pr/Encounter'))).toEqual(['Encounter/cp-enc-pr']);
     expect(matches(await searchOk(server, '/fhir/Device/cp-dev/Observation'))).toEqual(['Observation/cp-obs-dev']);
     expect(matches(await searchOk(server, '/fhir/RelatedPerson/cp-rp/Patient'))).toEqual(['Patient/cp-4']);
-    await expectBadRequest(server, '/fhir/Encounter/cp-enc-1/Patient');
+    expect(issueText(await expectBadRequest(server, '/fhir/Encounter/cp-enc-1/Patient'))).toContain('The Encounter compartment has no Patient members');
     await expectBadRequest(server, '/fhir/Organization/cp-org/Observation');
   });
 

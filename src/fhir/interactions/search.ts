@@ -78,7 +78,7 @@ export async function search(
   if (compartment) {
     const members = [...compartmentMembers(compartment.type).keys(), compartment.type];
     if (compartment.member !== '*' && !members.includes(compartment.member)) {
-      throw errors.badRequest(`${compartment.member} has no members in the ${compartment.type} compartment`);
+      throw errors.badRequest(`The ${compartment.type} compartment has no ${compartment.member} members`);
     }
     types = compartment.member === '*' ? (types.length ? types.filter((t) => members.includes(t)) : members) : [compartment.member];
   }
